@@ -1,0 +1,89 @@
+"""`cellctl`: validate programs in the twin. Exit 0 pass, 1 validation failed, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from cellctl.errors import CellctlError, ProgramError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _print_report(report) -> None:
+    verdict = "[bold green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
+    takt = f" (takt {report.takt_s:g} s)" if report.takt_s else ""
+    console.print(f"{verdict}  {report.program} ({report.program_file}) on cell {report.cell} ({report.cell_file})")
+    console.print(f"      cycle time {report.cycle_time_s:.2f} s{takt}, seed {report.seed}")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("check")
+    table.add_column("")
+    table.add_column("task")
+    table.add_column("detail", overflow="fold")
+    for c in report.checks:
+        table.add_row(c.name, "[green]ok[/]" if c.passed else "[red]FAIL[/]", c.task or "", c.detail)
+    console.print(table)
+    tasks = Table(show_header=True, header_style="bold", box=None, pad_edge=False, title="tasks", title_justify="left")
+    for col in ("task", "robot", "kind", "start s", "end s", "status"):
+        tasks.add_column(col)
+    for t in report.tasks:
+        fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
+        colour = {"done": "green", "failed": "red"}.get(t["status"], "yellow")
+        tasks.add_row(t["id"], t["robot"], t["kind"], fmt(t["start_s"]), fmt(t["end_s"]), f"[{colour}]{t['status']}[/]")
+    console.print(tasks)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from cellctl.model import load_program
+
+    program = load_program(Path(args.program))
+    from cellctl.simulate import simulate
+    from cellctl.validate import build_report
+
+    with console.status("simulating...") as status:
+        def progress(world) -> None:
+            if round(world.t / world.dt) % 240 == 0:
+                status.update(f"simulating {program.name}: t = {world.t:.0f} s")
+
+        result = simulate(program, seed=args.seed, on_tick=progress)
+    report = build_report(result)
+    _print_report(report)
+    if args.report:
+        out = Path(args.report)
+        try:
+            out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
+        except OSError as exc:
+            raise ProgramError(f"cannot write the report: {exc.strerror}; choose a writable path with --report", str(out))
+        console.print(f"report written to {out}")
+    return 0 if report.passed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cellctl", description="Robot cell controller: prove programs in a PyBullet twin.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="plan and run a program in the twin; check what really happened")
+    v.add_argument("program", help="program file (YAML), e.g. programs/pick_place.yaml")
+    v.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
+    v.add_argument("--seed", type=int, default=0, help="seed for IK restarts and planners (default 0)")
+    v.add_argument("-v", "--verbose", action="store_true", help="log what the controllers do")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        return cmd_validate(args)
+    except ProgramError as exc:
+        err_console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
+        return 2
+    except CellctlError as exc:
+        err_console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Pick: approach above the part, descend in a line, close, verify the grasp in the world, lift."""
+
+from __future__ import annotations
+
+from enum import Enum, auto
+
+from spatialmath import SE3
+
+from cellctl.control.machine import AllOf, Check, Failure, TaskMachine
+
+
+class PickStep(Enum):
+    IDLE = auto()
+    APPROACH = auto()
+    PREGRASP = auto()
+    CLOSE = auto()
+    VERIFY_GRASP = auto()
+    LIFT = auto()
+    DONE = auto()
+    FAILED = auto()
+
+
+class PickMachine(TaskMachine):
+    STEPS = PickStep
+    KIND = "pick"
+
+    def __init__(self, task_id, ctx, on_event, part: str, T_part_grasp: SE3, approach: float, lin_speed: float,
+                 speed_scale: float = 1.0):
+        self.part, self.T_part_grasp = part, T_part_grasp
+        self.approach, self.lin_speed, self.speed_scale = approach, lin_speed, speed_scale
+        super().__init__(task_id, ctx, on_event)
+
+    def _grasp(self) -> SE3:
+        return self.ctx.parts.poses[self.part] * self.T_part_grasp
+
+    def _begin_approach(self):
+        motion = self.move_ptp_to_pose(self._grasp() * SE3.Tz(-self.approach), f"pre-grasp pose above '{self.part}'", self.speed_scale)
+        return motion if isinstance(motion, Failure) else AllOf(motion, self.ctx.gripper.open())
+
+    def _begin_pregrasp(self):
+        return self.move_lin(self._grasp(), self.lin_speed, f"grasp pose on '{self.part}'")
+
+    def _begin_close(self):
+        return self.ctx.gripper.close()
+
+    def _begin_verify_grasp(self):
+        return Check(lambda: True, self._verify_grasp)
+
+    def _verify_grasp(self) -> Failure | None:
+        state = self.ctx.gripper.state()
+        if state.holding:
+            return None
+        return Failure("grasp", f"the gripper closed to {2000 * state.opening:.0f} mm but is not holding '{self.part}': "
+                                "both fingers must touch the part. Check the grasp frame and the part's pose in the cell")
+
+    def _begin_lift(self):
+        return self.move_lin(self.ctx.arm.fk(self.ctx.robot.state().q) * SE3.Tz(-self.approach), self.lin_speed,
+                             f"lift of '{self.part}'")

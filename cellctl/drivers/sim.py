@@ -1,0 +1,152 @@
+"""Simulation drivers: the driver API over the PyBullet twin. The world's clock is their clock."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellctl.drivers.base import GripperState, MotionStatus, RobotState
+from cellctl.motion.trajectory import JointTrajectory
+from cellctl.twin.world import World
+
+SETTLE_TOL = 2e-3  # rad: how close to a trajectory's end the arm must come to be DONE
+SETTLE_TIMEOUT = 1.0  # s after a trajectory's end before a move that has not arrived FAILS
+GRIP_STILL = 2e-3  # m/s: fingers slower than this have stopped
+GRIP_TIMEOUT = 3.0  # s
+
+
+class SimMotion:
+    """A MotionHandle whose status the driver updates after every physics step."""
+
+    def __init__(self) -> None:
+        self._status = MotionStatus.RUNNING
+        self.reason = ""
+
+    def status(self) -> MotionStatus:
+        return self._status
+
+    def _end(self, status: MotionStatus, reason: str = "") -> None:
+        if self._status is MotionStatus.RUNNING:
+            self._status, self.reason = status, reason
+
+
+class WorldClock:
+    def __init__(self, world: World):
+        self.world = world
+
+    def now(self) -> float:
+        return self.world.t
+
+
+class SimRobotDriver:
+    """Streams a trajectory to the simulated joint servos, one sample per physics step."""
+
+    def __init__(self, world: World, robot: str):
+        self.world, self.name, self.period = world, robot, world.dt
+        self._traj: JointTrajectory | None = None
+        self._t0 = 0.0
+        self._handle: SimMotion | None = None
+        world.before_step(self._command)
+        world.after_step(self._watch)
+
+    def state(self) -> RobotState:
+        q, qd, _ = self.world.joint_state(self.name)
+        return RobotState(self.world.t, q, qd)
+
+    def execute(self, trajectory: JointTrajectory) -> SimMotion:
+        if self._handle is not None:
+            self._handle._end(MotionStatus.STOPPED, "replaced by a new trajectory")
+        self._traj, self._t0, self._handle = trajectory, self.world.t, SimMotion()
+        return self._handle
+
+    def stop(self) -> None:
+        q, _, _ = self.world.joint_state(self.name)
+        self._traj = JointTrajectory.hold(q)
+        self._t0 = self.world.t
+        if self._handle is not None:
+            self._handle._end(MotionStatus.STOPPED, "stopped")
+        self._handle = None
+
+    def _command(self, t: float) -> None:
+        if self._traj is not None:
+            # PyBullet's servo closes the position error it sees at the start of a step, so it is given the
+            # reference for now; the reference for the step's end is what the arm should then be at
+            q, qd = self._traj.sample(t - self._t0)
+            self.world.command_joints(self.name, q, qd, self._traj.sample(t + self.world.dt - self._t0)[0])
+
+    def _watch(self, t: float) -> None:
+        h = self._handle
+        if h is None or self._traj is None:
+            return
+        late = t - self._t0 - self._traj.duration
+        if late < 0:
+            return
+        q, _, _ = self.world.joint_state(self.name)
+        err = np.abs(q - self._traj.end)
+        if err.max() < SETTLE_TOL:
+            h._end(MotionStatus.DONE)
+            self._handle = None
+        elif late > SETTLE_TIMEOUT:
+            j = int(err.argmax())
+            h._end(MotionStatus.FAILED, f"the arm did not reach the end of its move: joint {j + 1} is "
+                                        f"{np.degrees(err[j]):.1f} deg off {SETTLE_TIMEOUT:.1f} s after it should have arrived")
+            self._handle = None
+
+
+class SimGripperDriver:
+    """Drives the gripper fingers; reports holding when both fingers touch the same part, which the
+    twin then attaches to the gripper (so a grasp exists only where it physically happened)."""
+
+    def __init__(self, world: World, robot: str):
+        self.world, self.name = world, robot
+        self._sim = world.robots[robot]
+        self._handle: SimMotion | None = None
+        self._closing = False
+        self._t0 = 0.0
+        world.after_step(self._watch)
+
+    def state(self) -> GripperState:
+        pos, vel = self.world.finger_state(self.name)
+        return GripperState(self.world.t, float(pos.mean()), bool(np.abs(vel).max() > GRIP_STILL),
+                            self.world.held_part(self.name) is not None)
+
+    def open(self) -> SimMotion:
+        self.world.detach(self.name)
+        return self._start(self._sim.finger_open, closing=False)
+
+    def close(self) -> SimMotion:
+        return self._start(0.0, closing=True)
+
+    def stop(self) -> None:
+        pos, _ = self.world.finger_state(self.name)
+        self.world.command_fingers(self.name, float(pos.mean()))
+        if self._handle is not None:
+            self._handle._end(MotionStatus.STOPPED, "stopped")
+            self._handle = None
+
+    def _start(self, target: float, closing: bool) -> SimMotion:
+        if self._handle is not None:
+            self._handle._end(MotionStatus.STOPPED, "replaced by a new gripper command")
+        self.world.command_fingers(self.name, target)
+        self._handle, self._closing, self._t0, self._target = SimMotion(), closing, self.world.t, target
+        return self._handle
+
+    def _watch(self, t: float) -> None:
+        h = self._handle
+        if h is None:
+            return
+        pos, vel = self.world.finger_state(self.name)
+        arrived = np.abs(pos - self._target).max() < 1e-3
+        still = np.abs(vel).max() < GRIP_STILL and t - self._t0 > 0.1
+        if self._closing and (still or arrived):
+            touched = self.world.finger_contacts(self.name)
+            common = set.intersection(*touched) if touched else set()
+            if common and not arrived:
+                self.world.attach(self.name, sorted(common)[0])
+            h._end(MotionStatus.DONE)
+            self._handle = None
+        elif not self._closing and arrived:
+            h._end(MotionStatus.DONE)
+            self._handle = None
+        elif t - self._t0 > GRIP_TIMEOUT:
+            h._end(MotionStatus.FAILED, f"the gripper did not finish {'closing' if self._closing else 'opening'} within {GRIP_TIMEOUT:.0f} s")
+            self._handle = None

@@ -1,0 +1,139 @@
+"""Arm: one robot's kinematics, read from its URDF by roboticstoolbox; fk and ik in the world frame."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from spatialmath import SE3
+
+from cellctl.errors import ProgramError
+
+
+@dataclass
+class IKResult:
+    """An IK answer: success, the joint angles (rad) and, on failure, a reason a user can act on."""
+
+    success: bool
+    q: np.ndarray | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class JointLimits:
+    lower: np.ndarray
+    upper: np.ndarray
+    velocity: np.ndarray  # rad/s
+    effort: np.ndarray  # N m
+
+
+def _chain(urdf: Path, flange: str) -> tuple[list[str], str]:
+    """Movable joints from the base to the flange, in order, and the link the second joint turns."""
+    root = ET.parse(urdf).getroot()
+    parent_joint = {j.find("child").get("link"): j for j in root.iter("joint")}
+    if flange not in parent_joint:
+        raise ProgramError(f"no link '{flange}' ends a chain in this URDF", str(urdf))
+    joints, link = [], flange
+    while link in parent_joint:
+        j = parent_joint[link]
+        if j.get("type") in ("revolute", "continuous", "prismatic"):
+            joints.append(j)
+        link = j.find("parent").get("link")
+    joints.reverse()
+    shoulder = joints[1].find("parent").get("link") if len(joints) > 1 else link
+    return [j.get("name") for j in joints], shoulder
+
+
+@lru_cache(maxsize=16)
+def _load(urdf: Path, flange: str):
+    from roboticstoolbox import Robot as RtbRobot
+    from roboticstoolbox.models.URDF.URDFRobot import URDF_file
+
+    elinks, name, *_ = URDF_file(urdf)
+    robot = RtbRobot(elinks, name=name)
+    joint_names, shoulder = _chain(urdf, flange)
+    ets = robot.ets(end=flange)
+    p_shoulder = robot.fkine(np.zeros(robot.n), end=shoulder).A[:3, 3] if shoulder != robot.base_link.name else np.zeros(3)
+    return ets, joint_names, p_shoulder
+
+
+def _limits(urdf: Path, joint_names: list[str]) -> JointLimits:
+    root = ET.parse(urdf).getroot()
+    by_name = {j.get("name"): j for j in root.iter("joint")}
+    rows = []
+    for name in joint_names:
+        lim = by_name[name].find("limit")
+        if lim is None:
+            raise ProgramError(f"joint '{name}' has no <limit>; cellctl needs lower, upper, velocity and effort", str(urdf))
+        rows.append([float(lim.get(k, "nan")) for k in ("lower", "upper", "velocity", "effort")])
+    arr = np.array(rows)
+    if not np.all(np.isfinite(arr)):
+        raise ProgramError("every joint <limit> needs lower, upper, velocity and effort", str(urdf))
+    return JointLimits(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
+
+
+class Arm:
+    """A serial arm from base to flange, placed in the world, with a tool's TCP.
+
+    fk and ik speak world-frame TCP poses; roboticstoolbox's C++ solvers do the work on the
+    base-to-flange chain, so the same URDF serves here and in PyBullet.
+    """
+
+    def __init__(self, urdf: Path, T_world_base: SE3 = SE3(), T_flange_tcp: SE3 = SE3(),
+                 flange: str = "tool0", max_accel: np.ndarray | None = None):
+        self.urdf = Path(urdf)
+        self.T_world_base = SE3(T_world_base)
+        self.T_flange_tcp = SE3(T_flange_tcp)
+        self.ets, self.joint_names, self.p_shoulder = _load(self.urdf.resolve(), flange)
+        self.n = self.ets.n
+        self.limits = _limits(self.urdf, self.joint_names)
+        self.max_accel = np.asarray(max_accel, float) if max_accel is not None else 2.0 * self.limits.velocity
+        if self.max_accel.shape != (self.n,):
+            raise ProgramError(f"accel_deg_s2 needs {self.n} values, one a joint")
+        self._T_base_world = self.T_world_base.inv()
+        self._T_tcp_flange = self.T_flange_tcp.inv()
+        qs = np.random.default_rng(0).uniform(self.limits.lower, self.limits.upper, size=(500, self.n))
+        self.reach = float(max(np.linalg.norm(self.ets.fkine(q).A[:3, 3] - self.p_shoulder) for q in qs))
+        """Farthest the flange gets from the shoulder (m), sampled: the radius of the reach sphere."""
+
+    # ------------------------------------------------------------------ kinematics
+    def fk(self, q: np.ndarray) -> SE3:
+        """World pose of the TCP at joint angles q (rad)."""
+        return self.T_world_base * SE3(self.ets.fkine(np.asarray(q, float)).A, check=False) * self.T_flange_tcp
+
+    def within_limits(self, q: np.ndarray, tol: float = 1e-9) -> bool:
+        return bool(np.all(q >= self.limits.lower - tol) and np.all(q <= self.limits.upper + tol))
+
+    def ik(self, T_world_tcp: SE3, q_seed: np.ndarray | None = None, rng: np.random.Generator | None = None,
+           restarts: int = 30, tol: float = 1e-9) -> IKResult:
+        """Joint angles that put the TCP at T_world_tcp, inside joint limits, nearest the seed.
+
+        The first attempt starts from the seed (configuration continuity); further attempts start
+        from seeded random configurations so the result is reproducible.
+        """
+        T_base_flange = self._T_base_world * SE3(T_world_tcp) * self._T_tcp_flange
+        target = T_base_flange.A
+        seed = np.asarray(q_seed, float) if q_seed is not None else (self.limits.lower + self.limits.upper) / 2
+        rng = rng if rng is not None else np.random.default_rng(0)
+        best = None
+        for attempt in range(restarts + 1):
+            q0 = seed if attempt == 0 else rng.uniform(self.limits.lower, self.limits.upper)
+            sol = self.ets.ik_LM(target, q0=q0, ilimit=60, slimit=1, tol=tol, joint_limits=True)
+            if sol.success and self.within_limits(sol.q):
+                q = np.asarray(sol.q, float)
+                if best is None or np.linalg.norm(q - seed) < np.linalg.norm(best - seed):
+                    best = q
+                if attempt == 0 or np.linalg.norm(q - seed) < 1.0:
+                    break
+        if best is not None:
+            return IKResult(True, best)
+        return IKResult(False, None, self._why_unreachable(T_base_flange))
+
+    def _why_unreachable(self, T_base_flange: SE3) -> str:
+        d = float(np.linalg.norm(T_base_flange.t - self.p_shoulder))
+        if d > self.reach:
+            return f"out of reach: the flange would be {d:.3f} m from the shoulder, the arm reaches {self.reach:.3f} m"
+        return "no joint solution inside the joint limits for this position and orientation (try another orientation)"

@@ -1,0 +1,181 @@
+"""The physical world of a cell: robots with tools, fixtures, parts with features, shared zones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from spatialmath import SE3
+
+from cellctl.model import fields
+from cellctl.model.yamlsource import YDict, check_keys, display_path, load_yaml
+
+
+@dataclass
+class Feature:
+    """A named frame on a part or fixture (grasp frame, nest, ...), in the owner's frame."""
+
+    name: str
+    T_owner_feature: SE3
+    kind: str = "frame"
+
+
+@dataclass
+class Tool:
+    name: str
+    kind: str
+    urdf: Path
+    T_flange_tcp: SE3
+
+
+@dataclass
+class Robot:
+    name: str
+    urdf: Path
+    T_world_base: SE3
+    home: np.ndarray
+    tool: Tool | None
+    max_accel: np.ndarray | None = None  # rad/s^2 per joint; None: the arm's default
+
+
+@dataclass
+class Fixture:
+    name: str
+    urdf: Path
+    T_world_fixture: SE3
+    features: dict[str, Feature] = field(default_factory=dict)
+
+
+@dataclass
+class Part:
+    name: str
+    urdf: Path
+    T_world_part: SE3
+    features: dict[str, Feature] = field(default_factory=dict)
+
+
+@dataclass
+class Zone:
+    name: str
+    lo: np.ndarray
+    hi: np.ndarray
+
+
+@dataclass
+class Cell:
+    name: str
+    file: Path
+    robots: dict[str, Robot]
+    tools: dict[str, Tool]
+    fixtures: dict[str, Fixture]
+    parts: dict[str, Part]
+    zones: dict[str, Zone]
+
+    @property
+    def shown(self) -> str:
+        return display_path(self.file)
+
+
+TOOL_KINDS = ("gripper",)
+
+
+def _section(doc: YDict, key: str) -> YDict:
+    value = doc.get(key)
+    if value is None:
+        empty = YDict()
+        empty.file, empty.line, empty.key_lines = doc.file, doc.line_of(key), {}
+        return empty
+    if not isinstance(value, YDict):
+        raise doc.error(key, f"'{key}' must be a mapping of names to entries")
+    return value
+
+
+def _entry(section: YDict, name: str, what: str) -> YDict:
+    value = section[name]
+    if not isinstance(value, YDict):
+        raise section.error(name, f"{what} '{name}' must be a mapping, like {{urdf: ..., pose: {{xyz: [0, 0, 0]}}}}")
+    return value
+
+
+def _features(node: YDict, owner: str) -> dict[str, Feature]:
+    if "features" not in node:
+        return {}
+    section = node["features"]
+    if not isinstance(section, YDict):
+        raise node.error("features", f"features of '{owner}' must be a mapping of names to poses")
+    out = {}
+    for name in section:
+        entry = _entry(section, name, f"feature of '{owner}'")
+        check_keys(entry, f"feature '{owner}.{name}'", (), fields.POSE_KEYS + ("kind",))
+        kind = entry.get("kind", "frame")
+        if kind != "frame":
+            raise entry.error("kind", f"feature kind '{kind}' is not supported yet; kinds: frame")
+        pose_node = YDict({k: v for k, v in entry.items() if k != "kind"})
+        pose_node.file, pose_node.line, pose_node.key_lines = entry.file, entry.line, entry.key_lines
+        out[str(name)] = Feature(str(name), fields.pose(pose_node, f"feature '{owner}.{name}'"), kind)
+    return out
+
+
+def load_cell(path: Path) -> Cell:
+    """Read a cell file (sim/*.yaml) into a Cell; every error names the file, line and fix."""
+    doc = load_yaml(path)
+    check_keys(doc, "a cell file", ("cell", "robots"), ("tools", "fixtures", "parts", "zones"))
+
+    tools = {}
+    tool_section = _section(doc, "tools")
+    for name in tool_section:
+        entry = check_keys(_entry(tool_section, name, "tool"), f"tool '{name}'", ("kind", "urdf"), ("tcp",))
+        if entry["kind"] not in TOOL_KINDS:
+            raise entry.error("kind", f"tool kind '{entry['kind']}' is unknown; kinds: {', '.join(TOOL_KINDS)}")
+        tcp = fields.pose(entry["tcp"], f"tcp of tool '{name}'", entry, "tcp") if "tcp" in entry else SE3()
+        tools[name] = Tool(name, entry["kind"], fields.file_path(entry, "urdf", f"tool '{name}'", ".urdf"), tcp)
+
+    robots = {}
+    robot_section = _section(doc, "robots")
+    if not robot_section:
+        raise doc.error("robots", "a cell needs at least one robot")
+    for name in robot_section:
+        entry = check_keys(_entry(robot_section, name, "robot"), f"robot '{name}'", ("urdf", "home_deg"),
+                           ("base", "tool", "accel_deg_s2"))
+        base = fields.pose(entry["base"], f"base of robot '{name}'", entry, "base") if "base" in entry else SE3()
+        tool = None
+        if "tool" in entry:
+            if entry["tool"] not in tools:
+                known = ", ".join(tools) or "none defined"
+                raise entry.error("tool", f"robot '{name}' names tool '{entry['tool']}', which is not in {display_path(path)}; tools: {known}")
+            tool = tools[entry["tool"]]
+        accel = np.radians(fields.vector(entry, "accel_deg_s2", f"robot '{name}'", None)) if "accel_deg_s2" in entry else None
+        robots[name] = Robot(name, fields.file_path(entry, "urdf", f"robot '{name}'", ".urdf"), base,
+                             np.radians(fields.vector(entry, "home_deg", f"robot '{name}'", None)), tool, accel)
+
+    fixtures = {}
+    section = _section(doc, "fixtures")
+    for name in section:
+        entry = check_keys(_entry(section, name, "fixture"), f"fixture '{name}'", ("urdf",), ("pose", "features"))
+        pose = fields.pose(entry["pose"], f"pose of fixture '{name}'", entry, "pose") if "pose" in entry else SE3()
+        fixtures[name] = Fixture(name, fields.file_path(entry, "urdf", f"fixture '{name}'", ".urdf"), pose, _features(entry, name))
+
+    parts = {}
+    section = _section(doc, "parts")
+    for name in section:
+        entry = check_keys(_entry(section, name, "part"), f"part '{name}'", ("urdf", "pose"), ("features",))
+        parts[name] = Part(name, fields.file_path(entry, "urdf", f"part '{name}'", ".urdf"),
+                           fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name))
+
+    zones = {}
+    section = _section(doc, "zones")
+    for name in section:
+        entry = check_keys(_entry(section, name, "zone"), f"zone '{name}'", ("min", "max"))
+        lo, hi = fields.vector(entry, "min", f"zone '{name}'"), fields.vector(entry, "max", f"zone '{name}'")
+        if np.any(hi <= lo):
+            raise entry.error("max", f"zone '{name}': every max must be above its min")
+        zones[name] = Zone(name, lo, hi)
+
+    names = [*robots, *fixtures, *parts]
+    for n in names:
+        if names.count(n) > 1:
+            raise doc.error(None, f"the name '{n}' is used twice among robots, fixtures and parts; names must be unique")
+    if not isinstance(doc["cell"], str):
+        raise doc.error("cell", "'cell' must be the cell's name")
+    return Cell(doc["cell"], path.resolve(), robots, tools, fixtures, parts, zones)

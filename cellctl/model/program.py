@@ -1,0 +1,183 @@
+"""A program: tasks (pick, place, move), which robot does each, and what must finish first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from spatialmath import SE3
+
+from cellctl.errors import ProgramError
+from cellctl.model import fields
+from cellctl.model.cell import Cell, load_cell
+from cellctl.model.yamlsource import YDict, YList, check_keys, display_path, load_yaml
+
+
+@dataclass
+class MoveTarget:
+    """Where a move task goes: the robot's home, joint angles, or a TCP pose in the world."""
+
+    kind: str  # "home" | "joints" | "pose"
+    q: np.ndarray | None = None
+    T_world_tcp: SE3 | None = None
+
+
+@dataclass
+class Task:
+    id: str
+    robot: str
+    kind: str  # "pick_place" | "pick" | "move"
+    line: int
+    after: list[str] = field(default_factory=list)
+    part: str | None = None
+    grasp: str = "grasp"
+    place: tuple[str, str] | None = None  # (fixture or part, feature)
+    move: MoveTarget | None = None
+    approach: float = 0.10  # m, along the tool axis before grasp and place
+    lin_speed: float = 0.20  # m/s, for approach, lower, lift and retreat
+    speed_scale: float = 1.0  # fraction of the arm's joint velocity limits for free (PTP) moves
+
+
+@dataclass
+class Program:
+    name: str
+    file: Path
+    cell: Cell
+    tasks: list[Task]
+    takt_s: float | None = None
+
+    @property
+    def shown(self) -> str:
+        return display_path(self.file)
+
+    def task(self, task_id: str) -> Task:
+        return next(t for t in self.tasks if t.id == task_id)
+
+
+TASK_KEYS = ("id", "robot", "after", "pick", "place", "grasp", "move", "approach_mm", "lin_speed_mm_s", "speed_pct")
+
+
+def _known(names, what: str) -> str:
+    return f"{what}: {', '.join(names)}" if names else f"no {what} are defined"
+
+
+def _move_target(entry: YDict, cell: Cell, robot: str, what: str) -> MoveTarget:
+    value = entry["move"]
+    if value == "home":
+        return MoveTarget("home", q=cell.robots[robot].home)
+    if isinstance(value, YDict) and "joints_deg" in value:
+        check_keys(value, f"move target of {what}", ("joints_deg",))
+        q = np.radians(fields.vector(value, "joints_deg", f"move target of {what}", len(cell.robots[robot].home)))
+        return MoveTarget("joints", q=q)
+    if isinstance(value, YDict):
+        return MoveTarget("pose", T_world_tcp=fields.pose(value, f"move target of {what}"))
+    raise entry.error("move", f"'move' of {what} must be home, {{joints_deg: [...]}} or a TCP pose {{xyz: [...], rpy_deg: [...]}}")
+
+
+def _place_target(entry: YDict, cell: Cell, what: str) -> tuple[str, str]:
+    value = entry["place"]
+    if not isinstance(value, str) or value.count(".") != 1:
+        raise entry.error("place", f"'place' of {what} must be OWNER.FEATURE, like nest_fixture.nest")
+    owner, feature = value.split(".")
+    owners = {**cell.fixtures, **cell.parts}
+    if owner not in owners:
+        raise entry.error("place", f"'{owner}' is not a fixture or part of {cell.shown}; {_known(list(owners), 'fixtures and parts')}")
+    if feature not in owners[owner].features:
+        raise entry.error("place", f"'{owner}' has no feature '{feature}' in {cell.shown}; {_known(list(owners[owner].features), 'features')}")
+    return owner, feature
+
+
+def _task(entry: YDict, cell: Cell, index: int) -> Task:
+    check_keys(entry, f"task {index + 1}", ("id", "robot"), TASK_KEYS[2:])
+    tid = entry["id"]
+    if not isinstance(tid, str) or not tid:
+        raise entry.error("id", "a task id must be a name, like load_bracket")
+    what = f"task '{tid}'"
+    robot = entry["robot"]
+    if robot not in cell.robots:
+        raise entry.error("robot", f"robot '{robot}' is not in {cell.shown}; {_known(list(cell.robots), 'robots')}")
+    kinds = [k for k in ("pick", "move") if k in entry]
+    if len(kinds) != 1:
+        raise entry.error(None, f"{what} must say what to do with exactly one of 'pick' (with optional 'place') or 'move'")
+    if "place" in entry and "pick" not in entry:
+        raise entry.error("place", f"{what}: 'place' needs a 'pick' in the same task")
+    task = Task(tid, robot, "move", entry.line)
+    if "after" in entry:
+        task.after = fields.name_list(entry, "after", what)
+    if "approach_mm" in entry:
+        task.approach = fields.number(entry, "approach_mm", what, positive=True) / 1000.0
+    if "lin_speed_mm_s" in entry:
+        task.lin_speed = fields.number(entry, "lin_speed_mm_s", what, positive=True) / 1000.0
+    if "speed_pct" in entry:
+        pct = fields.number(entry, "speed_pct", what, positive=True)
+        if pct > 100:
+            raise entry.error("speed_pct", f"'speed_pct' of {what} is a percentage of the joint speed limits: 1 to 100, not {pct}")
+        task.speed_scale = pct / 100.0
+    if "pick" in entry:
+        part = entry["pick"]
+        if part not in cell.parts:
+            raise entry.error("pick", f"part '{part}' is not in {cell.shown}; {_known(list(cell.parts), 'parts')}")
+        tool = cell.robots[robot].tool
+        if tool is None or tool.kind != "gripper":
+            raise entry.error("robot", f"{what} picks, but robot '{robot}' carries no gripper in {cell.shown}")
+        task.kind, task.part = "pick", part
+        if "grasp" in entry:
+            task.grasp = entry["grasp"]
+        if task.grasp not in cell.parts[part].features:
+            raise entry.error("grasp" if "grasp" in entry else "pick",
+                              f"part '{part}' has no feature '{task.grasp}' to grasp by; {_known(list(cell.parts[part].features), 'features')}")
+        if "place" in entry:
+            task.kind, task.place = "pick_place", _place_target(entry, cell, what)
+    else:
+        task.move = _move_target(entry, cell, robot, what)
+    return task
+
+
+def _check_graph(tasks: list[Task], entries: YList) -> None:
+    ids = [t.id for t in tasks]
+    for i, t in enumerate(tasks):
+        if ids.count(t.id) > 1:
+            raise entries.error(i, f"task id '{t.id}' is used twice; ids must be unique")
+        for dep in t.after:
+            if dep not in ids:
+                raise entries.error(i, f"task '{t.id}' runs after '{dep}', which is not a task; {_known(ids, 'tasks')}")
+    state: dict[str, int] = {}
+    by_id = {t.id: t for t in tasks}
+
+    def visit(tid: str, stack: list[str]) -> None:
+        if state.get(tid) == 2:
+            return
+        if state.get(tid) == 1:
+            cycle = stack[stack.index(tid):] + [tid]
+            raise entries.error(ids.index(tid), f"tasks wait on each other in a cycle: {' -> '.join(cycle)}; remove one 'after'")
+        state[tid] = 1
+        for dep in by_id[tid].after:
+            visit(dep, stack + [tid])
+        state[tid] = 2
+
+    for t in tasks:
+        visit(t.id, [])
+
+
+def load_program(path: Path) -> Program:
+    """Read a program file (programs/*.yaml) and its cell; every error names the file, line and fix."""
+    doc = load_yaml(path)
+    check_keys(doc, "a program file", ("program", "cell", "tasks"), ("takt_s",))
+    cell = load_cell(fields.file_path(doc, "cell", "the program", ".yaml"))
+    entries = doc["tasks"]
+    if not isinstance(entries, YList) or not entries:
+        raise doc.error("tasks", "'tasks' must be a non-empty list of tasks, each like {id: ..., robot: ..., pick: ...}")
+    tasks = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, YDict):
+            raise entries.error(i, "each task must be a mapping like {id: load, robot: arm, pick: bracket, place: nest_fixture.nest}")
+        tasks.append(_task(entry, cell, i))
+    _check_graph(tasks, entries)
+    takt = fields.number(doc, "takt_s", "the program", positive=True) if "takt_s" in doc else None
+    if not isinstance(doc["program"], str):
+        raise doc.error("program", "'program' must be the program's name")
+    return Program(doc["program"], path.resolve(), cell, tasks, takt)
+
+
+__all__ = ["MoveTarget", "Program", "ProgramError", "Task", "load_program"]

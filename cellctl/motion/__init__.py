@@ -1,0 +1,1 @@
+"""Motion: joint trajectories, PTP moves time-scaled by ruckig, and LIN moves solved by IK."""

@@ -1,0 +1,42 @@
+"""Run a program in the twin: build the world and sim drivers, tick the orchestrator with the physics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellctl.control.context import PartBook, RobotContext
+from cellctl.control.orchestrator import Orchestrator
+from cellctl.drivers.sim import SimGripperDriver, SimRobotDriver, WorldClock
+from cellctl.model.program import Program
+from cellctl.twin.trace import SimResult
+from cellctl.twin.world import World
+
+SETTLE_AFTER = 0.5  # s simulated after the last task, so parts come to rest before they are judged
+TIME_LIMIT = 600.0  # s of simulated time
+
+
+def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick=None) -> SimResult:
+    """Run the whole program in a fresh twin and return what happened."""
+    world = World(program.cell, gui=gui)
+    try:
+        clock = WorldClock(world)
+        rng = np.random.default_rng(seed)
+        book = PartBook({name: part.T_world_part for name, part in program.cell.parts.items()})
+        contexts = {}
+        for name, robot in program.cell.robots.items():
+            gripper = SimGripperDriver(world, name) if robot.tool and robot.tool.kind == "gripper" else None
+            contexts[name] = RobotContext(name, world.robots[name].arm, SimRobotDriver(world, name), gripper, clock,
+                                          rng, robot.home, book)
+        orch = Orchestrator(program, contexts, clock)
+        while not orch.finished and world.t < TIME_LIMIT:
+            orch.tick()
+            world.step()
+            if on_tick is not None:
+                on_tick(world)
+        end = world.t
+        while world.t < end + SETTLE_AFTER:
+            world.step()
+        return SimResult(program, seed, world.trace, list(orch.tasks.values()), orch.events, orch.failure,
+                         orch.cycle_time, not orch.finished)
+    finally:
+        world.close()

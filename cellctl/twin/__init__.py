@@ -1,0 +1,1 @@
+"""The PyBullet digital twin (world.py imports pybullet; trace.py and assembly.py do not)."""

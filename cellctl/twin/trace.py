@@ -1,0 +1,82 @@
+"""The recorded run of the twin: what the simulated world did, step by step. Plain data, no PyBullet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cellctl.model.program import Program
+
+
+@dataclass
+class RobotTrace:
+    """Per-step joint state of one arm as simulated, beside what its driver commanded."""
+
+    name: str
+    joint_names: list[str]
+    lower: np.ndarray
+    upper: np.ndarray
+    velocity_limit: np.ndarray
+    effort_limit: np.ndarray
+    q: list = field(default_factory=list)
+    qd: list = field(default_factory=list)
+    tau: list = field(default_factory=list)
+    q_cmd: list = field(default_factory=list)
+    tcp: list = field(default_factory=list)  # 4x4 world pose of the TCP, as simulated
+    fingers: list = field(default_factory=list)  # finger joint positions (m)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.array(getattr(self, k)) for k in ("q", "qd", "tau", "q_cmd", "tcp", "fingers")}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One touching pair of bodies (named body/link) at one step: deepest penetration and total force."""
+
+    t: float
+    a: str  # "body" or "body/link"
+    b: str
+    depth: float  # m, > 0 is penetration
+    force: float  # N
+    where: tuple  # world point on a
+
+
+@dataclass(frozen=True)
+class Attachment:
+    t: float
+    action: str  # "attach" | "detach"
+    robot: str
+    part: str
+
+
+@dataclass
+class Trace:
+    dt: float
+    t: list = field(default_factory=list)
+    robots: dict = field(default_factory=dict)  # name -> RobotTrace
+    parts: dict = field(default_factory=dict)  # name -> list of 4x4 world poses
+    contacts: list = field(default_factory=list)  # Contact
+    attachments: list = field(default_factory=list)  # Attachment
+    bodies: dict = field(default_factory=dict)  # body name -> kind: robot, fixture, part, floor
+    mounts: dict = field(default_factory=dict)  # robot -> its base link (fixed to the world; its contacts are mounting)
+    tool_links: dict = field(default_factory=dict)  # robot -> names of the links of its tool
+
+    def index_at(self, t: float) -> int:
+        """Index of the last recorded step at or before t."""
+        i = int(np.searchsorted(np.asarray(self.t), t + 1e-9, side="right")) - 1
+        return max(0, min(i, len(self.t) - 1))
+
+
+@dataclass
+class SimResult:
+    """A program's whole simulated run: the trace of the world and the controllers' timeline."""
+
+    program: Program
+    seed: int
+    trace: Trace
+    tasks: list[dict]
+    events: list[dict]
+    failure: tuple | None
+    cycle_time: float
+    timed_out: bool

@@ -1,0 +1,294 @@
+"""World: one PyBullet client holding a cell's twin; steps at a fixed rate and records what happens."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from cellctl.twin._pybullet import pb
+from spatialmath import SE3
+
+from cellctl.kinematics.arm import Arm
+from cellctl.model.cell import Cell
+from cellctl.twin.assembly import robot_with_tool
+from cellctl.twin.poses import pb_from_se3, se3_from_pb
+from cellctl.twin.trace import Attachment, Contact, RobotTrace, Trace
+
+DT = 1.0 / 240.0  # s: PyBullet's own default step, fine enough for contact-rich grasping
+FLANGE = "tool0"
+POSITION_GAIN = 0.6  # PyBullet motor gains of the simulated joint servos
+VELOCITY_GAIN = 1.0
+FINGER_FRICTION = 1.2
+PART_FRICTION = 0.8
+
+
+@dataclass
+class SimRobot:
+    """Ids and indices of one robot (with its tool) inside the client."""
+
+    name: str
+    body: int
+    arm: Arm
+    joints: list[int]
+    flange: int
+    fingers: list[int] = field(default_factory=list)
+    finger_effort: float = 0.0
+    finger_speed: float = 0.0
+    finger_open: float = 0.0
+    q_cmd: np.ndarray | None = None
+    qd_cmd: np.ndarray | None = None
+    q_expected: np.ndarray | None = None
+    finger_cmd: float | None = None
+    attachment: tuple[str, int] | None = None  # (part, constraint id)
+    tool_links: list[int] = field(default_factory=list)
+
+
+class World:
+    """A cell's twin in its own PyBullet client (DIRECT unless gui=True); several may live in one process."""
+
+    def __init__(self, cell: Cell, gui: bool = False, dt: float = DT):
+        self.cell = cell
+        self.dt = dt
+        self.t = 0.0
+        self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
+        self._tmp = tempfile.TemporaryDirectory(prefix="cellctl-")
+        self._before: list[Callable[[float], None]] = []
+        self._after: list[Callable[[float], None]] = []
+        self._names: dict[int, str] = {}
+        self._links: dict[int, dict[int, str]] = {}
+        self.kinds: dict[str, str] = {}
+        self.ids: dict[str, int] = {}
+        self.robots: dict[str, SimRobot] = {}
+        self._com: dict[str, SE3] = {}  # part name -> T_urdf_com (PyBullet reports bases at the COM)
+        c = self.client
+        pb.setGravity(0, 0, -9.81, physicsClientId=c)
+        pb.setTimeStep(dt, physicsClientId=c)
+        pb.setPhysicsEngineParameter(deterministicOverlappingPairs=1, numSolverIterations=100, physicsClientId=c)
+        self._build()
+        self.trace = Trace(dt, bodies=dict(self.kinds))
+        for name, r in self.robots.items():
+            self.trace.mounts[name] = self._links[r.body][-1]
+            self.trace.tool_links[name] = sorted(self._links[r.body][j] for j in r.tool_links)
+        for name, r in self.robots.items():
+            lim = r.arm.limits
+            self.trace.robots[name] = RobotTrace(name, r.arm.joint_names, lim.lower, lim.upper, lim.velocity, lim.effort)
+        for name in cell.parts:
+            self.trace.parts[name] = []
+        self._record()
+
+    # ------------------------------------------------------------------ building
+    def _register(self, name: str, body: int, kind: str) -> None:
+        self._names[body], self.ids[name], self.kinds[name] = name, body, kind
+        links = {-1: pb.getBodyInfo(body, physicsClientId=self.client)[0].decode()}
+        for j in range(pb.getNumJoints(body, physicsClientId=self.client)):
+            links[j] = pb.getJointInfo(body, j, physicsClientId=self.client)[12].decode()
+        self._links[body] = links
+
+    def _build(self) -> None:
+        c = self.client
+        floor_shape = pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=c)
+        floor_visual = pb.createVisualShape(pb.GEOM_BOX, halfExtents=[4, 4, 0.0005], visualFramePosition=[0, 0, -0.0005],
+                                            rgbaColor=[0.85, 0.85, 0.82, 1], physicsClientId=c)
+        self._register("floor", pb.createMultiBody(0, floor_shape, floor_visual, physicsClientId=c), "floor")
+        for name, fx in self.cell.fixtures.items():
+            pos, orn = pb_from_se3(fx.T_world_fixture)
+            body = pb.loadURDF(str(fx.urdf), pos, orn, useFixedBase=True, physicsClientId=c)
+            self._register(name, body, "fixture")
+        for name, part in self.cell.parts.items():
+            pos, orn = pb_from_se3(part.T_world_part)
+            body = pb.loadURDF(str(part.urdf), pos, orn, physicsClientId=c)
+            self._register(name, body, "part")
+            info = pb.getDynamicsInfo(body, -1, physicsClientId=c)
+            self._com[name] = se3_from_pb(info[3], info[4])
+            pb.resetBasePositionAndOrientation(body, *pb_from_se3(part.T_world_part * self._com[name]), physicsClientId=c)
+            pb.changeDynamics(body, -1, lateralFriction=PART_FRICTION, physicsClientId=c)
+        for name, robot in self.cell.robots.items():
+            self._build_robot(name, robot)
+
+    def _build_robot(self, name: str, robot) -> None:
+        c = self.client
+        tool = robot.tool
+        urdf = robot_with_tool(robot.urdf, tool.urdf if tool else None, FLANGE, Path(self._tmp.name))
+        pos, orn = pb_from_se3(robot.T_world_base)
+        body = pb.loadURDF(str(urdf), pos, orn, useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=c)
+        self._register(name, body, "robot")
+        arm = Arm(robot.urdf, robot.T_world_base, tool.T_flange_tcp if tool else SE3(), FLANGE, robot.max_accel)
+        by_joint = {pb.getJointInfo(body, j, physicsClientId=c)[1].decode(): j for j in range(pb.getNumJoints(body, physicsClientId=c))}
+        by_link = {v: k for k, v in self._links[body].items()}
+        sim = SimRobot(name, body, arm, [by_joint[n] for n in arm.joint_names], by_link[FLANGE])
+        for j in range(pb.getNumJoints(body, physicsClientId=c)):
+            info = pb.getJointInfo(body, j, physicsClientId=c)
+            parent = j
+            while parent != -1 and parent != sim.flange:
+                parent = pb.getJointInfo(body, parent, physicsClientId=c)[16]
+            if parent == sim.flange and j != sim.flange:
+                sim.tool_links.append(j)
+            if info[2] == pb.JOINT_PRISMATIC and j not in sim.joints:
+                sim.fingers.append(j)
+                sim.finger_effort, sim.finger_speed, sim.finger_open = float(info[10]), float(info[11]), float(info[9])
+                pb.changeDynamics(body, j, lateralFriction=FINGER_FRICTION, physicsClientId=c)
+        if len(robot.home) != arm.n:
+            raise ValueError(f"robot '{name}': home_deg has {len(robot.home)} values, the arm has {arm.n} joints")
+        for j, q in zip(sim.joints, robot.home):
+            pb.resetJointState(body, j, float(q), physicsClientId=c)
+        for j in sim.fingers:
+            pb.resetJointState(body, j, sim.finger_open, physicsClientId=c)
+        sim.q_cmd, sim.qd_cmd = np.array(robot.home, float), np.zeros(arm.n)
+        sim.q_expected = sim.q_cmd
+        sim.finger_cmd = sim.finger_open
+        self.robots[name] = sim
+        self._apply_commands()
+
+    # ------------------------------------------------------------------ stepping
+    def before_step(self, fn: Callable[[float], None]) -> None:
+        """Run fn(t) before every physics step (drivers send their commands here)."""
+        self._before.append(fn)
+
+    def after_step(self, fn: Callable[[float], None]) -> None:
+        self._after.append(fn)
+
+    def step(self) -> None:
+        for fn in self._before:
+            fn(self.t)
+        self._apply_commands()
+        pb.stepSimulation(physicsClientId=self.client)
+        self.t = round(self.t + self.dt, 9)
+        self._record()
+        for fn in self._after:
+            fn(self.t)
+
+    def _apply_commands(self) -> None:
+        c = self.client
+        for r in self.robots.values():
+            pb.setJointMotorControlArray(r.body, r.joints, pb.POSITION_CONTROL, targetPositions=list(r.q_cmd),
+                                         targetVelocities=list(r.qd_cmd),
+                                         forces=list(r.arm.limits.effort), positionGains=[POSITION_GAIN] * len(r.joints),
+                                         velocityGains=[VELOCITY_GAIN] * len(r.joints), physicsClientId=c)
+            for j in r.fingers:
+                pb.setJointMotorControl2(r.body, j, pb.POSITION_CONTROL, targetPosition=r.finger_cmd, force=r.finger_effort,
+                                         maxVelocity=r.finger_speed, physicsClientId=c)
+
+    # ------------------------------------------------------------------ commands (used by the sim drivers)
+    def command_joints(self, robot: str, q: np.ndarray, qd: np.ndarray, q_expected: np.ndarray | None = None) -> None:
+        """Set the joint servos' targets for the next step; q_expected (recorded as the command) is where
+        the arm should be when the step ends."""
+        r = self.robots[robot]
+        r.q_cmd, r.qd_cmd = np.asarray(q, float), np.asarray(qd, float)
+        r.q_expected = np.asarray(q_expected if q_expected is not None else q, float)
+
+    def command_fingers(self, robot: str, opening: float) -> None:
+        """Drive every finger joint to `opening` (its joint value, m), at the finger's force and speed limits."""
+        self.robots[robot].finger_cmd = float(opening)
+
+    # ------------------------------------------------------------------ reading the world
+    def joint_state(self, robot: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r = self.robots[robot]
+        states = pb.getJointStates(r.body, r.joints, physicsClientId=self.client)
+        return (np.array([s[0] for s in states]), np.array([s[1] for s in states]), np.array([s[3] for s in states]))
+
+    def finger_state(self, robot: str) -> tuple[np.ndarray, np.ndarray]:
+        r = self.robots[robot]
+        states = pb.getJointStates(r.body, r.fingers, physicsClientId=self.client)
+        return np.array([s[0] for s in states]), np.array([s[1] for s in states])
+
+    def link_pose(self, robot: str, link: int) -> SE3:
+        state = pb.getLinkState(self.robots[robot].body, link, computeForwardKinematics=True, physicsClientId=self.client)
+        return se3_from_pb(state[4], state[5])
+
+    def tcp_pose(self, robot: str) -> SE3:
+        r = self.robots[robot]
+        return self.link_pose(robot, r.flange) * r.arm.T_flange_tcp
+
+    def part_pose(self, part: str) -> SE3:
+        pos, orn = pb.getBasePositionAndOrientation(self.ids[part], physicsClientId=self.client)
+        return se3_from_pb(pos, orn) * self._com[part].inv()
+
+    def part_speed(self, part: str) -> float:
+        lin, ang = pb.getBaseVelocity(self.ids[part], physicsClientId=self.client)
+        return float(np.linalg.norm(lin) + 0.1 * np.linalg.norm(ang))
+
+    def finger_contacts(self, robot: str) -> list[set[str]]:
+        """For each finger, the parts it touches now."""
+        r = self.robots[robot]
+        out = []
+        for j in r.fingers:
+            pts = pb.getContactPoints(bodyA=r.body, linkIndexA=j, physicsClientId=self.client)
+            out.append({self._names[p[2]] for p in pts if self.kinds.get(self._names.get(p[2], ""), "") == "part" and p[8] < 1e-3})
+        return out
+
+    def attach(self, robot: str, part: str) -> None:
+        """Hold part rigidly in the gripper (a fixed constraint at its current relative pose)."""
+        c, r = self.client, self.robots[robot]
+        link = pb.getLinkState(r.body, r.flange, physicsClientId=c)
+        T_world_link = se3_from_pb(link[0], link[1])  # the constraint frames are the links' inertial frames
+        pos, orn = pb.getBasePositionAndOrientation(self.ids[part], physicsClientId=c)
+        T_link_part = T_world_link.inv() * se3_from_pb(pos, orn)
+        ppos, porn = pb_from_se3(T_link_part)
+        cid = pb.createConstraint(r.body, r.flange, self.ids[part], -1, pb.JOINT_FIXED, [0, 0, 0], ppos, [0, 0, 0],
+                                  parentFrameOrientation=porn, physicsClientId=c)
+        pb.changeConstraint(cid, maxForce=2000, physicsClientId=c)
+        r.attachment = (part, cid)
+        self.trace.attachments.append(Attachment(self.t, "attach", robot, part))
+
+    def detach(self, robot: str) -> None:
+        r = self.robots[robot]
+        if r.attachment is not None:
+            part, cid = r.attachment
+            pb.removeConstraint(cid, physicsClientId=self.client)
+            r.attachment = None
+            self.trace.attachments.append(Attachment(self.t, "detach", robot, part))
+
+    def held_part(self, robot: str) -> str | None:
+        a = self.robots[robot].attachment
+        return a[0] if a else None
+
+    # ------------------------------------------------------------------ recording
+    def _name(self, body: int, link: int) -> str:
+        name = self._names[body]
+        if self.kinds[name] == "robot":
+            return f"{name}/{self._links[body][link]}"
+        return name if link == -1 else f"{name}/{self._links[body][link]}"
+
+    def _record(self) -> None:
+        tr = self.trace
+        tr.t.append(self.t)
+        for name, r in self.robots.items():
+            q, qd, tau = self.joint_state(name)
+            rt = tr.robots[name]
+            rt.q.append(q)
+            rt.qd.append(qd)
+            rt.tau.append(tau)
+            rt.q_cmd.append(r.q_expected.copy())
+            rt.tcp.append(self.tcp_pose(name).A)
+            rt.fingers.append(self.finger_state(name)[0] if r.fingers else np.zeros(0))
+        for name in self.cell.parts:
+            tr.parts[name].append(self.part_pose(name).A)
+        pairs: dict[tuple[str, str], list] = {}
+        for p in pb.getContactPoints(physicsClientId=self.client):
+            depth = -p[8]
+            if depth < 0.0:
+                continue
+            a, b = self._name(p[1], p[3]), self._name(p[2], p[4])
+            if a > b:
+                a, b = b, a
+            acc = pairs.setdefault((a, b), [0.0, 0.0, tuple(round(x, 4) for x in p[5])])
+            acc[0] = max(acc[0], depth)
+            acc[1] += p[9]
+        for (a, b), (depth, force, where) in sorted(pairs.items()):
+            tr.contacts.append(Contact(self.t, a, b, depth, force, where))
+
+    def close(self) -> None:
+        if self.client is not None and pb.isConnected(physicsClientId=self.client):
+            pb.disconnect(physicsClientId=self.client)
+        self.client = None
+        self._tmp.cleanup()
+
+    def __enter__(self) -> "World":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,195 @@
+"""The named checks. Each reads the recorded simulated world (trace) and the controllers' timeline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellctl.twin.trace import SimResult
+from cellctl.validate.collision import check_collision
+from cellctl.validate.result import CheckResult
+from cellctl.validate.timeline import Timeline
+
+JOINT_LIMIT_TOL = 1e-3  # rad
+VELOCITY_TOL = 1.05  # simulated speed may exceed the limit by 5 % (servo overshoot) before it counts
+TRACKING_TOL = 0.01  # rad between commanded and simulated joint position
+PLACE_TOL_M = 0.003
+PLACE_TOL_RAD = np.radians(2.0)
+GRASP_SLIP_M = 0.002  # how far a held part may move relative to the TCP
+
+
+def _failed(result: SimResult, check: str) -> list[dict]:
+    return [t for t in result.tasks if t["status"] == "failed" and t.get("reason", "").startswith(check + ":")]
+
+
+def check_reach(result: SimResult) -> CheckResult:
+    bad = _failed(result, "reach")
+    if bad:
+        return CheckResult("reach", False, "; ".join(f"task {t['id']}: {t['reason'][7:]}" for t in bad), bad[0]["id"],
+                           [{"task": t["id"], "reason": t["reason"]} for t in bad])
+    return CheckResult("reach", True, "every target had a joint solution inside the limits, and every LIN path was solvable")
+
+
+def check_joint_limits(result: SimResult) -> CheckResult:
+    findings = []
+    tl = Timeline(result.events)
+    for name, rt in result.trace.robots.items():
+        q = np.array(rt.q)
+        over = np.maximum(q - rt.upper, rt.lower - q)  # > 0 outside
+        for j in range(q.shape[1]):
+            i = int(over[:, j].argmax())
+            if over[i, j] > JOINT_LIMIT_TOL:
+                t = result.trace.t[i]
+                findings.append({"robot": name, "joint": rt.joint_names[j], "t_s": round(t, 4), "task": tl.at(name, t)[0],
+                                 "q_deg": round(float(np.degrees(q[i, j])), 2), "by_deg": round(float(np.degrees(over[i, j])), 2)})
+    findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "joint_limits")]
+    if findings:
+        f = findings[0]
+        detail = (f"{f['robot']} {f['joint']} reached {f['q_deg']} deg at t={f['t_s']} s, {f['by_deg']} deg past its limit"
+                  if "joint" in f else f"task {f['task']}: {f['reason']}")
+        return CheckResult("joint_limits", False, detail, f.get("task"), findings)
+    margin = min(float(np.min(np.minimum(np.array(rt.q) - rt.lower, rt.upper - np.array(rt.q)))) for rt in result.trace.robots.values())
+    return CheckResult("joint_limits", True, f"all joints stayed inside their limits (closest: {np.degrees(margin):.1f} deg)")
+
+
+def check_velocity_limits(result: SimResult) -> CheckResult:
+    findings, worst = [], 0.0
+    tl = Timeline(result.events)
+    for name, rt in result.trace.robots.items():
+        ratio = np.abs(np.array(rt.qd)) / rt.velocity_limit
+        worst = max(worst, float(ratio.max()))
+        for j in range(ratio.shape[1]):
+            i = int(ratio[:, j].argmax())
+            if ratio[i, j] > VELOCITY_TOL:
+                t = result.trace.t[i]
+                findings.append({"robot": name, "joint": rt.joint_names[j], "t_s": round(t, 4), "task": tl.at(name, t)[0],
+                                 "percent_of_limit": round(float(100 * ratio[i, j]), 1)})
+    if findings:
+        findings.sort(key=lambda f: -f["percent_of_limit"])
+        f = findings[0]
+        return CheckResult("velocity_limits", False, f"{f['robot']} {f['joint']} ran at {f['percent_of_limit']} % of its speed limit at t={f['t_s']} s",
+                           f["task"], findings)
+    return CheckResult("velocity_limits", True, f"peak joint speed {100 * worst:.0f} % of its limit")
+
+
+def check_tracking(result: SimResult) -> CheckResult:
+    findings, worst = [], 0.0
+    tl = Timeline(result.events)
+    for name, rt in result.trace.robots.items():
+        err = np.abs(np.array(rt.q_cmd) - np.array(rt.q))
+        i, j = np.unravel_index(int(err.argmax()), err.shape)
+        worst = max(worst, float(err[i, j]))
+        if err[i, j] > TRACKING_TOL:
+            t = result.trace.t[i]
+            findings.append({"robot": name, "joint": rt.joint_names[j], "t_s": round(t, 4), "task": tl.at(name, t)[0],
+                             "error_deg": round(float(np.degrees(err[i, j])), 2)})
+    findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "tracking")]
+    if findings:
+        f = findings[0]
+        detail = (f"{f['robot']} {f['joint']} was {f['error_deg']} deg from its command at t={f['t_s']} s (blocked or overloaded?)"
+                  if "joint" in f else f"task {f['task']}: {f['reason']}")
+        return CheckResult("tracking", False, detail, f.get("task"), findings)
+    return CheckResult("tracking", True, f"simulated joints followed their commands within {np.degrees(worst):.2f} deg")
+
+
+def _pick_task_ids(result: SimResult) -> list:
+    return [t for t in result.program.tasks if t.kind in ("pick", "pick_place")]
+
+
+def check_grasp(result: SimResult) -> CheckResult:
+    trace, tl = result.trace, Timeline(result.events)
+    findings = []
+    for task in _pick_task_ids(result):
+        verify = tl.step_times(task.robot, task.id, "pick", "verify_grasp")
+        if verify is None:
+            continue  # the pick never got to close its gripper: another check says why
+        t_close = verify[0]
+        fingers = {c.a if c.b == task.part else c.b for c in trace.contacts
+                   if abs(c.t - t_close) < trace.dt / 2 and task.part in (c.a, c.b)
+                   and (c.a.startswith(task.robot + "/") or c.b.startswith(task.robot + "/"))}
+        touching = sorted(f for f in fingers if f.split("/", 1)[1] in trace.tool_links.get(task.robot, ()))
+        held = [a for a in trace.attachments if a.part == task.part and a.robot == task.robot and a.action == "attach"
+                and abs(a.t - t_close) < 0.05]
+        if len(touching) < 2 or not held:
+            findings.append({"task": task.id, "part": task.part, "t_s": round(t_close, 4), "touching": touching,
+                             "reason": f"fingers closed on air: {len(touching)} of 2 fingers touched '{task.part}'"
+                                       if not touching else f"only {', '.join(touching)} touched '{task.part}'"})
+            continue
+        # while held, the part must stay put in the hand
+        i0 = trace.index_at(held[0].t)
+        detach = next((a.t for a in trace.attachments if a.part == task.part and a.action == "detach" and a.t > held[0].t), trace.t[-1])
+        i1 = trace.index_at(detach)
+        tcp = np.array(trace.robots[task.robot].tcp[i0:i1 + 1])
+        part = np.array(trace.parts[task.part][i0:i1 + 1])
+        rel = np.einsum("nji,nj->ni", tcp[:, :3, :3], part[:, :3, 3] - tcp[:, :3, 3])
+        slip = float(np.max(np.linalg.norm(rel - rel[0], axis=1))) if len(rel) else 0.0
+        if slip > GRASP_SLIP_M:
+            findings.append({"task": task.id, "part": task.part, "t_s": round(held[0].t, 4),
+                             "reason": f"'{task.part}' moved {slip * 1000:.1f} mm in the gripper while held"})
+    findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "grasp")
+                 if not any(f["task"] == t["id"] for f in findings)]
+    if findings:
+        return CheckResult("grasp", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
+    n = len(_pick_task_ids(result))
+    return CheckResult("grasp", True, f"{n} grasp{'s' if n != 1 else ''}: both fingers on the part, no slip in the hand")
+
+
+def check_placement(result: SimResult) -> CheckResult:
+    trace, cell = result.trace, result.program.cell
+    findings, worst = [], (0.0, 0.0)
+    for task in result.program.tasks:
+        if task.kind != "pick_place":
+            continue
+        owner, feature = task.place
+        if owner in cell.fixtures:
+            T_owner = cell.fixtures[owner].T_world_fixture.A
+        else:
+            T_owner = np.array(trace.parts[owner][-1])
+        owners = cell.fixtures if owner in cell.fixtures else cell.parts
+        target = T_owner @ owners[owner].features[feature].T_owner_feature.A
+        actual = np.array(trace.parts[task.part][-1])
+        dist = float(np.linalg.norm(actual[:3, 3] - target[:3, 3]))
+        cosang = (np.trace(target[:3, :3].T @ actual[:3, :3]) - 1) / 2
+        ang = float(np.arccos(np.clip(cosang, -1.0, 1.0)))
+        worst = max(worst, (dist, ang))
+        status = next(t["status"] for t in result.tasks if t["id"] == task.id)
+        if dist > PLACE_TOL_M or ang > PLACE_TOL_RAD:
+            why = "" if status == "done" else f" (task {status})"
+            findings.append({"task": task.id, "part": task.part, "target": f"{owner}.{feature}",
+                             "error_mm": round(dist * 1000, 2), "error_deg": round(float(np.degrees(ang)), 2),
+                             "reason": f"'{task.part}' ended {dist * 1000:.1f} mm and {np.degrees(ang):.1f} deg from {owner}.{feature}{why}"})
+    findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "placement")
+                 if not any(f["task"] == t["id"] for f in findings)]
+    if findings:
+        findings.sort(key=lambda f: -f.get("error_mm", 0.0))
+        return CheckResult("placement", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
+    return CheckResult("placement", True, f"every part ended within {PLACE_TOL_M * 1000:.0f} mm / {np.degrees(PLACE_TOL_RAD):.0f} deg of its target "
+                                          f"(worst {worst[0] * 1000:.2f} mm, {np.degrees(worst[1]):.2f} deg)")
+
+
+def check_completion(result: SimResult) -> CheckResult:
+    bad = [t for t in result.tasks if t["status"] != "done"]
+    if result.timed_out:
+        return CheckResult("completion", False, "the cycle did not finish within the simulation time limit", None,
+                           [{"task": t["id"], "status": t["status"]} for t in bad])
+    if bad:
+        failed = [t for t in bad if t["status"] == "failed"]
+        detail = "; ".join(f"task {t['id']} {t['status']}" + (f": {t['reason']}" if "reason" in t else "") for t in failed + [t for t in bad if t not in failed])
+        return CheckResult("completion", False, detail, (failed or bad)[0]["id"], [{"task": t["id"], "status": t["status"], "reason": t.get("reason")} for t in bad])
+    return CheckResult("completion", True, f"all {len(result.tasks)} tasks done")
+
+
+def check_cycle_time(result: SimResult) -> CheckResult:
+    takt = result.program.takt_s
+    if result.cycle_time > takt:
+        return CheckResult("cycle_time", False, f"cycle {result.cycle_time:.2f} s is over the takt time of {takt:.2f} s")
+    return CheckResult("cycle_time", True, f"cycle {result.cycle_time:.2f} s within the takt time of {takt:.2f} s")
+
+
+def run_checks(result: SimResult) -> list[CheckResult]:
+    """All checks, in a stable order."""
+    checks = [check_completion(result), check_reach(result), check_joint_limits(result), check_velocity_limits(result),
+              check_tracking(result), check_collision(result.program, result.trace, Timeline(result.events)),
+              check_grasp(result), check_placement(result)]
+    if result.program.takt_s is not None:
+        checks.append(check_cycle_time(result))
+    return checks

@@ -1,0 +1,112 @@
+"""The collision check: every contact in the simulated world, against the contacts each task phase allows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cellctl.model.program import Program
+from cellctl.twin.trace import Trace
+from cellctl.validate.result import CheckResult
+from cellctl.validate.timeline import Timeline
+
+# The steps in which a robot's tool may touch the part its task handles, beyond the time it holds it.
+TOOL_ON_PART = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift"),
+                ("place", "release"), ("place", "verify_place")}
+# The steps in which a part just grasped may still touch what it rested on.
+LEAVING_SUPPORT = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift")}
+
+
+@dataclass
+class _Holding:
+    part: str
+    robot: str
+    t0: float
+    t1: float
+    supports: set
+
+
+def _holdings(trace: Trace) -> list[_Holding]:
+    out, open_ = [], {}
+    for a in trace.attachments:
+        if a.action == "attach":
+            open_[a.part] = (a.robot, a.t)
+        elif a.part in open_:
+            robot, t0 = open_.pop(a.part)
+            out.append(_Holding(a.part, robot, t0, a.t, set()))
+    end = trace.t[-1] if trace.t else 0.0
+    out += [_Holding(p, r, t0, end + 1.0, set()) for p, (r, t0) in open_.items()]
+    for h in out:  # what the part touched, other than the gripper, at the moment it was grasped
+        h.supports = {_body(c.b if _body(c.a) == h.part else c.a) for c in trace.contacts
+                      if abs(c.t - h.t0) < 1e-9 and h.part in (_body(c.a), _body(c.b))} - {h.robot}
+    return out
+
+
+def _body(name: str) -> str:
+    return name.split("/", 1)[0]
+
+
+def _link(name: str) -> str:
+    return name.split("/", 1)[1] if "/" in name else ""
+
+
+def check_collision(program: Program, trace: Trace, timeline: Timeline) -> CheckResult:
+    holdings = _holdings(trace)
+    task_part = {t.id: t.part for t in program.tasks}
+    kinds = trace.bodies
+
+    def held_by(part: str, t: float) -> _Holding | None:
+        return next((h for h in holdings if h.part == part and h.t0 - 1e-9 <= t <= h.t1 + 1e-9), None)
+
+    def allowed(a: str, b: str, t: float) -> bool:
+        ba, bb = _body(a), _body(b)
+        ka, kb = kinds.get(ba), kinds.get(bb)
+        if "robot" not in (ka, kb) and not any(k == "part" and held_by(x, t) for k, x in ((ka, ba), (kb, bb))):
+            return True  # nothing that moves under control: parts resting on tables, fixtures on the floor
+        for (x, kx, y, ky) in ((a, ka, b, kb), (b, kb, a, ka)):
+            bx, by = _body(x), _body(y)
+            if kx == "robot" and _link(x) == trace.mounts.get(bx) and ky in ("floor", "fixture"):
+                return True  # the robot's base on what it is mounted on
+            if kx == "robot" and ky == "part" and _link(x) in trace.tool_links.get(bx, ()):
+                h = held_by(by, t)
+                if h and h.robot == bx:
+                    return True  # the part in the hand
+                task, machine, step = timeline.at(bx, t)
+                if task and task_part.get(task) == by and (machine, step) in TOOL_ON_PART:
+                    return True  # fingers closing on, or letting go of, the task's part
+            if kx == "part" and ky != "robot":
+                h = held_by(bx, t)
+                if h is None and (ky != "part" or held_by(by, t) is None):
+                    return True
+                if h is not None and by in h.supports:
+                    task, machine, step = timeline.at(h.robot, t)
+                    if (machine, step) in LEAVING_SUPPORT:
+                        return True
+        return False
+
+    pairs: dict[tuple[str, str], dict] = {}
+    for c in trace.contacts:
+        if allowed(c.a, c.b, c.t):
+            continue
+        key = (c.a, c.b)
+        p = pairs.get(key)
+        if p is None:
+            robots = [r for r in (_body(c.a), _body(c.b)) if kinds.get(r) == "robot"]
+            holder = next((h.robot for x in (_body(c.a), _body(c.b)) if (h := held_by(x, c.t))), None)
+            who = robots[0] if robots else holder
+            task, machine, step = timeline.at(who, c.t) if who else (None, None, None)
+            pairs[key] = {"a": c.a, "b": c.b, "t_first_s": round(c.t, 4), "t_last_s": round(c.t, 4),
+                          "max_depth_mm": round(c.depth * 1000, 2), "max_force_n": round(c.force, 1),
+                          "where": list(c.where), "task": task, "step": f"{machine}.{step}" if machine else None}
+        else:
+            p["t_last_s"] = round(c.t, 4)
+            p["max_depth_mm"] = max(p["max_depth_mm"], round(c.depth * 1000, 2))
+            p["max_force_n"] = max(p["max_force_n"], round(c.force, 1))
+    findings = sorted(pairs.values(), key=lambda p: (p["t_first_s"], p["a"], p["b"]))
+    if not findings:
+        return CheckResult("collision", True, f"no contact outside those the task phases allow ({len(trace.t)} steps checked)")
+    first = findings[0]
+    detail = "; ".join(f"{p['a']} hit {p['b']} at t={p['t_first_s']:.2f} s"
+                       f"{' in task ' + p['task'] + ' (' + p['step'] + ')' if p['task'] else ''}, "
+                       f"{p['max_depth_mm']:.1f} mm deep, {p['max_force_n']:.0f} N" for p in findings[:3])
+    more = f"; and {len(findings) - 3} more pairs" if len(findings) > 3 else ""
+    return CheckResult("collision", False, detail + more, first["task"], findings)

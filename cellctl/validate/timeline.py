@@ -1,0 +1,31 @@
+"""Which task and step each robot was in at any moment, rebuilt from the recorded state-change events."""
+
+from __future__ import annotations
+
+import bisect
+
+
+class Timeline:
+    def __init__(self, events: list[dict]):
+        self._t: dict[str, list[float]] = {}
+        self._s: dict[str, list[tuple[str, str, str]]] = {}
+        for e in events:
+            self._t.setdefault(e["robot"], []).append(e["t"])
+            self._s.setdefault(e["robot"], []).append((e["task"], e["machine"], e["to"]))
+
+    def at(self, robot: str, t: float) -> tuple[str | None, str | None, str | None]:
+        """(task, machine, step) of the robot at time t; (None, None, None) before its first task."""
+        times = self._t.get(robot, [])
+        i = bisect.bisect_right(times, t + 1e-9) - 1
+        if i < 0:
+            return None, None, None
+        task, machine, step = self._s[robot][i]
+        return (task, machine, step) if step not in ("done", "failed") else (None, None, None)
+
+    def step_times(self, robot: str, task: str, machine: str, step: str) -> tuple[float, float] | None:
+        """Start and end time of a step (end: the next state change of that robot)."""
+        times, states = self._t.get(robot, []), self._s.get(robot, [])
+        for i, (tk, m, s) in enumerate(states):
+            if (tk, m, s) == (task, machine, step):
+                return times[i], times[i + 1] if i + 1 < len(times) else float("inf")
+        return None

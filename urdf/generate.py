@@ -1,0 +1,149 @@
+"""Writes the URDFs in urdf/ from published arm data and simple shapes: python urdf/generate.py"""
+import math
+from pathlib import Path
+OUT = Path(__file__).resolve().parent
+
+def box_I(m, x, y, z):
+    return (m*(y*y+z*z)/12, m*(x*x+z*z)/12, m*(x*x+y*y)/12)
+
+def cyl_I(m, r, h, axis='z'):
+    a = m*(3*r*r+h*h)/12; c = m*r*r/2
+    return {'x': (c, a, a), 'y': (a, c, a), 'z': (a, a, c)}[axis]
+
+def f(v):
+    return ' '.join(f'{x:.12g}' for x in v)
+
+def inertial(m, com, I, rpy=(0,0,0)):
+    return (f'    <inertial>\n      <origin xyz="{f(com)}" rpy="{f(rpy)}"/>\n      <mass value="{m:.6g}"/>\n'
+            f'      <inertia ixx="{I[0]:.6g}" ixy="0" ixz="0" iyy="{I[1]:.6g}" iyz="0" izz="{I[2]:.6g}"/>\n    </inertial>\n')
+
+def geom(kind, dims, xyz, rpy=(0,0,0), color=None, collision=True):
+    if kind == 'box':
+        g = f'<box size="{f(dims)}"/>'
+    else:
+        g = f'<cylinder radius="{dims[0]:.6g}" length="{dims[1]:.6g}"/>'
+    s = f'    <visual>\n      <origin xyz="{f(xyz)}" rpy="{f(rpy)}"/>\n      <geometry>{g}</geometry>\n'
+    if color:
+        s += f'      <material name="{color[0]}"><color rgba="{f(color[1])}"/></material>\n'
+    s += '    </visual>\n'
+    if collision:
+        s += f'    <collision>\n      <origin xyz="{f(xyz)}" rpy="{f(rpy)}"/>\n      <geometry>{g}</geometry>\n    </collision>\n'
+    return s
+
+def link(name, body):
+    return f'  <link name="{name}">\n{body}  </link>\n'
+
+pi = math.pi
+# ---------------------------------------------------------------- arm6 (UR10e-class)
+d1, a2, a3, d4, d5, d6 = 0.1807, -0.6127, -0.57155, 0.17415, 0.11985, 0.11655
+BLUE = ('arm_blue', (0.35, 0.55, 0.75, 1)); GREY = ('arm_grey', (0.75, 0.75, 0.78, 1)); DARK = ('dark', (0.2, 0.2, 0.22, 1))
+vel = [2.0944, 2.0944, 3.1416, 3.1416, 3.1416, 3.1416]
+eff = [330, 330, 150, 56, 56, 56]
+lim = [2*pi, 2*pi, pi, 2*pi, 2*pi, 2*pi]
+s = ['<?xml version="1.0"?>\n<!-- arm6: a 6-axis collaborative industrial arm of the UR10e class, written for cellctl.\n'
+     '     Kinematics from the published UR10e DH parameters (d1 0.1807, a2 -0.6127, a3 -0.57155,\n'
+     '     d4 0.17415, d5 0.11985, d6 0.11655 m); joint velocity and torque limits and link masses from\n'
+     '     the published UR10e data sheet; inertias of the simple cylinders used as collision geometry.\n'
+     '     Joint frames follow the DH convention, so every joint turns about its own z axis. -->\n'
+     '<robot name="arm6">\n']
+s.append(link('base_link', inertial(4.0, (0,0,0.045), cyl_I(4.0, 0.095, 0.09)) + geom('cyl', (0.095, 0.09), (0,0,0.045), color=DARK)))
+# shoulder: vertical housing
+m = 7.369
+s.append(link('shoulder_link', inertial(m, (0,0,-0.01), cyl_I(m, 0.075, 0.17)) + geom('cyl', (0.075, 0.17), (0,0,-0.005), color=BLUE)))
+m = 13.051
+body = inertial(m, (a2/2, 0, 0.176), cyl_I(m, 0.06, abs(a2), 'x'))
+body += geom('cyl', (0.075, 0.2), (0,0,0.09), color=BLUE)                    # shoulder joint housing along lift axis
+body += geom('cyl', (0.055, abs(a2)-0.1), (a2/2,0,0.176), (0,pi/2,0), color=GREY)  # tube
+body += geom('cyl', (0.065, 0.16), (a2,0,0.12), color=BLUE)                   # elbow housing
+s.append(link('upper_arm_link', body))
+m = 3.989
+body = inertial(m, (a3/2, 0, 0.04), cyl_I(m, 0.045, abs(a3), 'x'))
+body += geom('cyl', (0.045, abs(a3)-0.08), (a3/2,0,0.04), (0,pi/2,0), color=GREY)
+body += geom('cyl', (0.05, 0.14), (a3,0,0.1), color=BLUE)                     # wrist 1 housing
+s.append(link('forearm_link', body))
+m = 2.1
+s.append(link('wrist_1_link', inertial(m, (0,-0.06,0), cyl_I(m, 0.047, 0.12, 'y')) + geom('cyl', (0.047, 0.12), (0,-0.06,0), (pi/2,0,0), color=BLUE)))
+m = 1.98
+s.append(link('wrist_2_link', inertial(m, (0,0.055,0), cyl_I(m, 0.047, 0.11, 'y')) + geom('cyl', (0.047, 0.11), (0,0.055,0), (pi/2,0,0), color=BLUE)))
+m = 0.615
+s.append(link('wrist_3_link', inertial(m, (0,0,-0.02), cyl_I(m, 0.045, 0.04)) + geom('cyl', (0.045, 0.04), (0,0,-0.02), color=DARK)))
+s.append(link('tool0', inertial(0.001, (0,0,0), (1e-7,1e-7,1e-7))))
+joints = [
+    ('shoulder_pan_joint', 'base_link', 'shoulder_link', (0,0,d1), (0,0,0)),
+    ('shoulder_lift_joint', 'shoulder_link', 'upper_arm_link', (0,0,0), (pi/2,0,0)),
+    ('elbow_joint', 'upper_arm_link', 'forearm_link', (a2,0,0), (0,0,0)),
+    ('wrist_1_joint', 'forearm_link', 'wrist_1_link', (a3,0,d4), (0,0,0)),
+    ('wrist_2_joint', 'wrist_1_link', 'wrist_2_link', (0,-d5,0), (pi/2,0,0)),
+    ('wrist_3_joint', 'wrist_2_link', 'wrist_3_link', (0,d6,0), (-pi/2,0,0)),
+]
+for i, (n, p, c, xyz, rpy) in enumerate(joints):
+    s.append(f'  <joint name="{n}" type="revolute">\n    <parent link="{p}"/>\n    <child link="{c}"/>\n'
+             f'    <origin xyz="{f(xyz)}" rpy="{f(rpy)}"/>\n    <axis xyz="0 0 1"/>\n'
+             f'    <limit lower="{-lim[i]:.6f}" upper="{lim[i]:.6f}" effort="{eff[i]}" velocity="{vel[i]}"/>\n  </joint>\n')
+s.append('  <joint name="flange" type="fixed">\n    <parent link="wrist_3_link"/>\n    <child link="tool0"/>\n    <origin xyz="0 0 0" rpy="0 0 0"/>\n  </joint>\n')
+s.append('</robot>\n')
+(OUT/'robots').mkdir(parents=True, exist_ok=True)
+(OUT/'robots/arm6.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- parallel gripper
+ALU = ('alu', (0.7, 0.7, 0.72, 1)); ORANGE = ('pad', (0.95, 0.5, 0.1, 1))
+s = ['<?xml version="1.0"?>\n<!-- Parallel-jaw gripper for cellctl: ISO 9409-1-50 coupling, palm, two prismatic fingers.\n'
+     '     Each finger joint value is the distance of its inner face from the centre line (0 to 45 mm),\n'
+     '     so the jaw opening is twice the joint value. Grip force up to 140 N per finger.\n'
+     '     The tool frame is the mounting face; cellctl cells put the TCP between the fingertips. -->\n<robot name="parallel_gripper">\n']
+m = 0.8
+body = inertial(m, (0,0,0.04), box_I(m, 0.06, 0.16, 0.06))
+body += geom('cyl', (0.04, 0.02), (0,0,0.01), color=DARK)
+body += geom('box', (0.06, 0.16, 0.05), (0,0,0.045), color=ALU)
+s.append(link('gripper_base', body))
+for side, sgn in (('left', 1), ('right', -1)):
+    m = 0.05
+    s.append(link(f'finger_{side}', inertial(m, (0, sgn*0.006, 0.04), box_I(m, 0.02, 0.012, 0.08)) + geom('box', (0.02, 0.012, 0.08), (0, sgn*0.006, 0.04), color=ORANGE)))
+    s.append(f'  <joint name="finger_{side}_joint" type="prismatic">\n    <parent link="gripper_base"/>\n    <child link="finger_{side}"/>\n'
+             f'    <origin xyz="0 0 0.07" rpy="0 0 0"/>\n    <axis xyz="0 {sgn} 0"/>\n'
+             f'    <limit lower="0" upper="0.045" effort="140" velocity="0.1"/>\n  </joint>\n')
+s.append('</robot>\n')
+(OUT/'tools').mkdir(parents=True, exist_ok=True)
+(OUT/'tools/parallel_gripper.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- table
+WOOD = ('top', (0.55, 0.45, 0.35, 1)); LEG = ('leg', (0.3, 0.3, 0.32, 1))
+H = 0.5; L, W, T = 0.6, 1.2, 0.04
+s = ['<?xml version="1.0"?>\n<!-- Work table for cellctl: 600 x 1200 mm top, 500 mm high; frame at the floor, top surface at z = 0.5 m. -->\n<robot name="table">\n']
+body = inertial(40.0, (0,0,H-T/2), box_I(40.0, L, W, T)) + geom('box', (L, W, T), (0,0,H-T/2), color=WOOD)
+for sx in (-1, 1):
+    for sy in (-1, 1):
+        body += geom('box', (0.04, 0.04, H-T), (sx*(L/2-0.04), sy*(W/2-0.04), (H-T)/2), color=LEG)
+s.append(link('table', body))
+s.append('</robot>\n')
+(OUT/'fixtures').mkdir(parents=True, exist_ok=True)
+(OUT/'fixtures/table.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- nest fixture
+STEEL = ('steel', (0.45, 0.47, 0.5, 1)); GREEN = ('locator', (0.2, 0.6, 0.3, 1))
+s = ['<?xml version="1.0"?>\n<!-- Nest fixture for the bracket: 30 mm base plate; two end stops and four side pins locate the\n'
+     '     140 x 50 mm bracket plate with 3 mm clearance a side. The nest (where the bracket frame sits) is the\n'
+     '     centre of the base plate top face, 30 mm above the fixture frame. -->\n<robot name="nest_fixture">\n']
+body = inertial(8.0, (0,0,0.015), box_I(8.0, 0.26, 0.14, 0.03)) + geom('box', (0.26, 0.14, 0.03), (0,0,0.015), color=STEEL)
+for sx in (-1, 1):
+    body += geom('box', (0.012, 0.08, 0.015), (sx*(0.073+0.006), 0, 0.0375), color=GREEN)
+    for sy in (-1, 1):
+        body += geom('box', (0.015, 0.01, 0.015), (sx*0.05, sy*(0.028+0.005), 0.0375), color=GREEN)
+s.append(link('fixture_base', body))
+s.append('</robot>\n')
+(OUT/'fixtures/nest_fixture.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- bracket
+RED = ('bracket', (0.8, 0.2, 0.15, 1))
+s = ['<?xml version="1.0"?>\n<!-- Steel hinge bracket for cellctl: 140 x 50 x 10 mm plate with a 60 x 50 x 30 mm boss on top.\n'
+     '     Frame at the centre of the bottom face. Mass from steel density 7850 kg/m3. -->\n<robot name="bracket">\n']
+mp = 7850*0.14*0.05*0.01; mb = 7850*0.06*0.05*0.03; m = mp+mb
+zc = (mp*0.005 + mb*0.025)/m
+Ip = box_I(mp, 0.14, 0.05, 0.01); Ib = box_I(mb, 0.06, 0.05, 0.03)
+I = (Ip[0]+mp*(zc-0.005)**2 + Ib[0]+mb*(0.025-zc)**2, Ip[1]+mp*(zc-0.005)**2 + Ib[1]+mb*(0.025-zc)**2, Ip[2]+Ib[2])
+body = inertial(m, (0,0,zc), I) + geom('box', (0.14, 0.05, 0.01), (0,0,0.005), color=RED) + geom('box', (0.06, 0.05, 0.03), (0,0,0.025), color=RED)
+s.append(link('bracket', body))
+s.append('</robot>\n')
+(OUT/'parts').mkdir(parents=True, exist_ok=True)
+(OUT/'parts/bracket.urdf').write_text(''.join(s))
+print('ok', m)
