@@ -108,7 +108,7 @@ class Arm:
         return bool(np.all(q >= self.limits.lower - tol) and np.all(q <= self.limits.upper + tol))
 
     def ik(self, T_world_tcp: SE3, q_seed: np.ndarray | None = None, rng: np.random.Generator | None = None,
-           restarts: int = 30, tol: float = 1e-9) -> IKResult:
+           restarts: int = 30, tol: float = 1e-14) -> IKResult:
         """Joint angles that put the TCP at T_world_tcp, inside joint limits, nearest the seed.
 
         The first attempt starts from the seed (configuration continuity); further attempts start
@@ -132,8 +132,20 @@ class Arm:
             return IKResult(True, best)
         return IKResult(False, None, self._why_unreachable(T_base_flange))
 
+    def reach_margin(self, T_world_tcp: SE3) -> float:
+        """How far (m) the flange would be inside the arm's reach sphere at this TCP pose; negative outside."""
+        T_base_flange = self._T_base_world * SE3(T_world_tcp) * self._T_tcp_flange
+        return self.reach - float(np.linalg.norm(T_base_flange.t - self.p_shoulder))
+
     def _why_unreachable(self, T_base_flange: SE3) -> str:
         d = float(np.linalg.norm(T_base_flange.t - self.p_shoulder))
         if d > self.reach:
             return f"out of reach: the flange would be {d:.3f} m from the shoulder, the arm reaches {self.reach:.3f} m"
-        return "no joint solution inside the joint limits for this position and orientation (try another orientation)"
+        rng = np.random.default_rng(0)
+        mask = np.array([1.0, 1, 1, 0, 0, 0])
+        for _ in range(10):
+            q0 = rng.uniform(self.limits.lower, self.limits.upper)
+            if self.ets.ik_LM(T_base_flange.A, q0=q0, ilimit=60, slimit=1, tol=1e-12, mask=mask, joint_limits=True).success:
+                return "the position is reachable but not in this orientation inside the joint limits; tilt the target"
+        return (f"out of reach: no joint solution reaches this position ({d:.3f} m from the shoulder; the arm "
+                f"reaches {self.reach:.3f} m only when stretched out, less with the wrist turned)")

@@ -44,6 +44,9 @@ def lin(arm: Arm, q0: np.ndarray, T_goal: SE3, speed: float, dt: float,
             if not res.success:
                 raise PlanningError(f"LIN stops {si * length * 1000:.0f} mm along the line: {res.reason}")
             if np.max(np.abs(res.q - prev)) > MAX_JOINT_STEP:
+                if arm.reach_margin(T) < 0.05:
+                    raise PlanningError(f"LIN runs out of reach {si * length * 1000:.0f} mm along the line: the arm is "
+                                        f"stretched out ({arm.reach_margin(T) * 1000:.0f} mm from the edge of its reach)")
                 raise PlanningError(f"LIN passes a singularity or needs a configuration flip "
                                     f"{si * length * 1000:.0f} mm along the line; move the target or use a PTP move")
             q[i] = prev = res.q

@@ -1,0 +1,56 @@
+"""The `cellctl` command as a user meets it: exit codes, messages without tracebacks, the JSON report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import FAULTY, ROOT
+
+
+def cellctl(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "cellctl.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_validate_good_program_exits_0_and_writes_the_design_json(tmp_path):
+    out = tmp_path / "report.json"
+    proc = cellctl("validate", "programs/pick_place.yaml", "--report", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS" in proc.stdout and "pybullet build time" not in proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    for key in ("program", "cell", "passed", "cycle_time_s", "seed", "checks", "tasks", "events"):
+        assert key in report
+    assert report["passed"] is True and report["seed"] == 0
+    assert {"name", "passed", "detail", "task"} <= set(report["checks"][0])
+    assert {"id", "robot", "kind", "start_s", "end_s", "status"} <= set(report["tasks"][0])
+    assert {"t", "robot", "machine", "from", "to"} <= set(report["events"][0])
+
+
+def test_failed_validation_exits_1_with_the_reason():
+    proc = cellctl("validate", str(FAULTY / "reach_far_target.yaml"))
+    assert proc.returncode == 1
+    assert "FAIL" in proc.stdout and "reach" in proc.stdout and "out of reach" in proc.stdout
+
+
+def test_yaml_error_exits_2_with_file_and_line_and_no_traceback():
+    proc = cellctl("validate", "tests/faulty/yaml_syntax_error.yaml")
+    assert proc.returncode == 2
+    assert "tests/faulty/yaml_syntax_error.yaml:6:" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_unknown_robot_exits_2_listing_the_robots():
+    proc = cellctl("validate", "tests/faulty/unknown_robot.yaml")
+    assert proc.returncode == 2
+    assert "unknown_robot.yaml:6:" in proc.stderr and "robot 'welder2'" in proc.stderr and "robots: arm" in proc.stderr
+
+
+def test_missing_program_file_exits_2():
+    proc = cellctl("validate", "programs/nope.yaml")
+    assert proc.returncode == 2 and "programs/nope.yaml" in proc.stderr and "not found" in proc.stderr
+
+
+def test_unwritable_report_path_exits_2(tmp_path):
+    proc = cellctl("validate", "programs/pick_place.yaml", "--report", str(tmp_path / "no" / "such" / "dir.json"))
+    assert proc.returncode == 2 and "cannot write the report" in proc.stderr

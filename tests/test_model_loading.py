@@ -1,0 +1,97 @@
+"""Cell and program files load into typed objects; every bad input names file, line and what is valid."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from cellctl.errors import ProgramError
+from cellctl.model import load_cell, load_program
+from conftest import ROOT
+
+CELL = ROOT / "sim" / "pick_place_cell.yaml"
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def program(tmp_path, tasks: str, extra: str = ""):
+    return write(tmp_path, "prog.yaml", f"program: p\ncell: {CELL}\n{extra}tasks:\n{textwrap.dedent(tasks)}")
+
+
+def test_bundled_program_loads_in_si_units():
+    prog = load_program(ROOT / "programs" / "pick_place.yaml")
+    cell = prog.cell
+    assert prog.takt_s == 20 and [t.id for t in prog.tasks] == ["load_bracket", "go_home"]
+    assert prog.tasks[0].kind == "pick_place" and prog.tasks[0].place == ("nest_fixture", "nest")
+    assert np.allclose(cell.robots["arm"].home, np.radians([0, -100, 65, -55, -90, 0]))
+    assert np.allclose(cell.tools["gripper"].T_flange_tcp.t, [0, 0, 0.14])
+    assert np.allclose(cell.parts["bracket"].features["grasp"].T_owner_feature.t, [0, 0, 0.03])
+    assert cell.robots["arm"].urdf.is_absolute() and cell.robots["arm"].urdf.exists()
+
+
+def test_unknown_robot_lists_the_robots_with_file_and_line(tmp_path):
+    path = program(tmp_path, """\
+        - {id: a, robot: arm, move: home}
+        - {id: b, robot: welder2, move: home}
+    """)
+    with pytest.raises(ProgramError) as exc:
+        load_program(path)
+    assert exc.value.line == 5 and exc.value.file.endswith("prog.yaml")
+    assert "robot 'welder2'" in str(exc.value) and "robots: arm" in str(exc.value)
+
+
+def test_unknown_key_lists_known_keys(tmp_path):
+    path = program(tmp_path, "  - {id: a, robot: arm, move: home, sped: 3}\n")
+    with pytest.raises(ProgramError, match=r"unknown key 'sped'.*known keys: .*speed_pct"):
+        load_program(path)
+
+
+def test_unknown_part_and_feature(tmp_path):
+    with pytest.raises(ProgramError, match=r"part 'door' is not in .*parts: bracket"):
+        load_program(program(tmp_path, "  - {id: a, robot: arm, pick: door}\n"))
+    with pytest.raises(ProgramError, match=r"'nest_fixture' has no feature 'slot'.*features: nest"):
+        load_program(program(tmp_path, "  - {id: a, robot: arm, pick: bracket, place: nest_fixture.slot}\n"))
+
+
+def test_dependency_cycle_and_unknown_dependency(tmp_path):
+    with pytest.raises(ProgramError, match=r"cycle: a -> b -> a"):
+        load_program(program(tmp_path, "  - {id: a, robot: arm, after: b, move: home}\n  - {id: b, robot: arm, after: a, move: home}\n"))
+    with pytest.raises(ProgramError, match=r"runs after 'zz', which is not a task"):
+        load_program(program(tmp_path, "  - {id: a, robot: arm, after: zz, move: home}\n"))
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, "bad.yaml", "program: p\ncell: x\ntasks:\n  - {id: a, robot: arm\n  - {id: b}\n")
+    with pytest.raises(ProgramError) as exc:
+        load_program(path)
+    assert exc.value.line in (4, 5) and "YAML syntax error" in str(exc.value)
+
+
+def test_missing_urdf_names_the_resolved_path(tmp_path):
+    text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace("parts/bracket.urdf", "parts/brakcet.urdf")
+    path = write(tmp_path, "cell.yaml", text)
+    with pytest.raises(ProgramError, match=r"brakcet.urdf' does not exist") as exc:
+        load_cell(path)
+    assert exc.value.line is not None
+
+
+def test_wrong_vector_length_and_units(tmp_path):
+    text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace("xyz: [0.65, 0.3, 0.5]", "xyz: [0.65, 0.3]")
+    with pytest.raises(ProgramError, match=r"'xyz' of pose of part 'bracket' must have 3 numbers"):
+        load_cell(write(tmp_path, "cell.yaml", text))
+    mm = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace("xyz: [0.65, 0.3, 0.5]", "xyz_mm: [650, 300, 500]")
+    cell = load_cell(write(tmp_path, "cell_mm.yaml", mm))
+    assert np.allclose(cell.parts["bracket"].T_world_part.t, [0.65, 0.3, 0.5])
+
+
+def test_duplicate_key_is_an_error(tmp_path):
+    path = write(tmp_path, "p.yaml", f"program: p\ncell: {CELL}\ncell: {CELL}\ntasks: []\n")
+    with pytest.raises(ProgramError, match="appears twice") as exc:
+        load_program(path)
+    assert exc.value.line == 3

@@ -1,0 +1,86 @@
+"""Whole programs in the twin: the bundled example passes; each faulty program fails for its own reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import FAULTY, ROOT, validate_file
+
+
+def failed(report):
+    return {c.name for c in report.checks if not c.passed}
+
+
+def test_bundled_pick_place_passes_with_a_truthful_cycle():
+    report = validate_file(str(ROOT / "programs" / "pick_place.yaml"))
+    assert report.passed, [(c.name, c.detail) for c in report.failures]
+    names = [c.name for c in report.checks]
+    for name in ("reach", "collision", "grasp", "placement", "joint_limits", "velocity_limits", "tracking", "cycle_time"):
+        assert name in names
+    tasks = {t["id"]: t for t in report.tasks}
+    assert all(t["status"] == "done" for t in tasks.values())
+    # the cycle is when the last task ended, and the steps really took time in between
+    assert report.cycle_time_s == pytest.approx(tasks["go_home"]["end_s"])
+    assert 3.0 < report.cycle_time_s < 20.0
+    steps = [e["to"] for e in report.events if e["task"] == "load_bracket"]
+    assert steps == ["approach", "pregrasp", "close", "verify_grasp", "lift", "done",
+                     "transfer", "lower", "release", "verify_place", "retreat", "done"]
+
+
+@pytest.mark.parametrize("program, check, task, words", [
+    ("reach_far_target.yaml", "reach", "to_far_point", ["out of reach", "1.3"]),
+    ("collision_into_table.yaml", "collision", "touch_down", ["arm/finger", "table"]),
+    ("collision_nest_too_low.yaml", "collision", "load_bracket", ["bracket", "nest_fixture", "place.lower"]),
+    ("grasp_off_part.yaml", "grasp", "load_bracket", ["closed on air"]),
+])
+def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
+    report = validate_file(str(FAULTY / program))
+    assert not report.passed
+    result = report.check(check)
+    assert not result.passed, f"{check} stayed green: {result.detail}"
+    assert result.task == task
+    for w in words:
+        assert w in result.detail, result.detail
+    assert report.failures[0].name == check  # the root cause is listed first
+
+
+def test_collision_findings_name_both_bodies_and_the_phase():
+    finding = validate_file(str(FAULTY / "collision_nest_too_low.yaml")).check("collision").findings[0]
+    assert {finding["a"], finding["b"]} == {"bracket", "nest_fixture"}
+    assert finding["step"] == "place.lower" and finding["max_depth_mm"] > 0
+
+
+def test_good_program_keeps_other_faults_green():
+    """A check that fires on the good program would be noise; a check that misses a fault would be worse."""
+    report = validate_file(str(FAULTY / "grasp_off_part.yaml"))
+    assert report.check("collision").passed and report.check("reach").passed
+    placed = validate_file(str(ROOT / "programs" / "pick_place.yaml")).check("placement")
+    assert "worst" in placed.detail and placed.passed
+
+
+def test_same_program_and_seed_give_the_same_report_bit_for_bit():
+    import json
+
+    from cellctl.model import load_program
+    from cellctl.simulate import simulate
+    from cellctl.validate import build_report
+
+    path = ROOT / "programs" / "pick_place.yaml"
+    a = json.dumps(build_report(simulate(load_program(path), seed=7)).to_json())
+    b = json.dumps(build_report(simulate(load_program(path), seed=7)).to_json())
+    assert a == b
+
+
+def test_placement_is_read_from_the_world_not_the_plan():
+    """Move the part in the recorded world after the run: the placement check must see it."""
+    from cellctl.model import load_program
+    from cellctl.simulate import simulate
+    from cellctl.validate import build_report
+
+    result = simulate(load_program(ROOT / "programs" / "pick_place.yaml"))
+    last = np.array(result.trace.parts["bracket"][-1])
+    last[0, 3] += 0.02
+    result.trace.parts["bracket"][-1] = last
+    check = build_report(result).check("placement")
+    assert not check.passed and "20." in check.detail
