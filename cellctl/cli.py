@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--seed", type=int, default=0, help="seed for IK restarts and planners (default 0)")
     v.add_argument("-v", "--verbose", action="store_true", help="log what the controllers do")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    if args.verbose:
+        logging.getLogger("cellctl").setLevel(logging.DEBUG)
     try:
         return cmd_validate(args)
     except ProgramError as exc:
@@ -83,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     except CellctlError as exc:
         err_console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
         return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except Exception as exc:  # a bug in cellctl, not in the input: say so plainly, keep exit codes 1 and 2 truthful
+        logging.getLogger("cellctl").debug("internal error", exc_info=True)
+        err_console.print(f"[bold red]internal error[/]: {type(exc).__name__}: {exc}. This is a bug in cellctl, not in "
+                          "your files; run again with --verbose for the traceback and report it.", soft_wrap=True)
+        return 3
 
 
 if __name__ == "__main__":

@@ -95,3 +95,19 @@ def test_duplicate_key_is_an_error(tmp_path):
     with pytest.raises(ProgramError, match="appears twice") as exc:
         load_program(path)
     assert exc.value.line == 3
+
+
+def test_home_must_have_one_angle_per_joint(tmp_path):
+    text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace("home_deg: [0, -100, 65, -55, -90, 0]", "home_deg: [0, -100, 65]")
+    with pytest.raises(ProgramError, match=r"home_deg' of robot 'arm' \(its URDF has 6 joints\) must have 6 numbers") as exc:
+        load_cell(write(tmp_path, "cell.yaml", text))
+    assert exc.value.line == 10
+
+
+def test_broken_urdf_is_named_with_its_line(tmp_path):
+    broken = tmp_path / "broken.urdf"
+    broken.write_text('<robot name="x">\n  <link name="a">\n</robot>\n')
+    text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace(str(ROOT / "urdf/parts/bracket.urdf"), str(broken))
+    with pytest.raises(ProgramError, match="not valid XML") as exc:
+        load_cell(write(tmp_path, "cell.yaml", text))
+    assert exc.value.file.endswith("broken.urdf") and exc.value.line == 3

@@ -90,3 +90,29 @@ def test_a_blocked_move_fails_with_the_following_error(cell):
         assert run_until(w, handle) is MotionStatus.FAILED
         assert "did not reach the end of its move" in handle.reason
         assert any("table" in (c.a, c.b) and (c.a.startswith("arm/") or c.b.startswith("arm/")) for c in w.trace.contacts)
+
+
+def test_self_collision_is_seen_but_neighbouring_links_are_not(cell):
+    from cellctl.twin._pybullet import pb
+
+    with World(cell) as w:
+        for _ in range(5):
+            w.step()
+        assert not [c for c in w.trace.contacts if c.a.startswith("arm/") and c.b.startswith("arm/")]
+        r = w.robots["arm"]
+        folded = np.radians([83, -84, 179, 346, 134, 108])  # elbow folded: the wrist inside the upper arm
+        for j, q in zip(r.joints, folded):
+            pb.resetJointState(r.body, j, q, physicsClientId=w.client)
+        w.command_joints("arm", folded, np.zeros(6))
+        w.step()
+        own = [(c.a, c.b) for c in w.trace.contacts if c.t == w.t and c.a.startswith("arm/") and c.b.startswith("arm/")]
+        assert own, "a folded arm must touch itself"
+
+
+def test_pose_conversions_round_trip():
+    from cellctl.twin.poses import pb_from_se3, se3_from_pb
+
+    for T in SE3.Rand(200):
+        pos, quat = pb_from_se3(T)
+        assert abs(np.linalg.norm(quat) - 1) < 1e-12
+        assert np.allclose(se3_from_pb(pos, quat).A, T.A, atol=1e-12)

@@ -6,6 +6,7 @@ and fires `advance` or `fail`. Machines never block or sleep: timeouts count clo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
@@ -19,6 +20,8 @@ from cellctl.drivers.base import MotionHandle, MotionStatus
 from cellctl.errors import PlanningError
 from cellctl.motion.lin import lin
 from cellctl.motion.ptp import ptp
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class TaskMachine:
 
     def _changed(self, event) -> None:
         now = self.ctx.clock.now()
+        log.debug("t=%.3f %s %s %s -> %s", now, self.ctx.name, self.task_id, event.transition.source, self.state.name)
         self._on_event({"t": round(now, 6), "robot": self.ctx.name, "task": self.task_id, "machine": self.KIND,
                         "from": event.transition.source.lower() if isinstance(event.transition.source, str) else str(event.transition.source),
                         "to": self.state.name.lower(),

@@ -52,8 +52,11 @@ def _load(urdf: Path, flange: str):
     from roboticstoolbox import Robot as RtbRobot
     from roboticstoolbox.models.URDF.URDFRobot import URDF_file
 
-    elinks, name, *_ = URDF_file(urdf)
-    robot = RtbRobot(elinks, name=name)
+    try:
+        elinks, name, *_ = URDF_file(urdf)
+        robot = RtbRobot(elinks, name=name)
+    except Exception as exc:  # roboticstoolbox raises several kinds; the user needs one message
+        raise ProgramError(f"roboticstoolbox cannot read this URDF: {exc}", str(urdf)) from exc
     joint_names, shoulder = _chain(urdf, flange)
     ets = robot.ets(end=flange)
     p_shoulder = robot.fkine(np.zeros(robot.n), end=shoulder).A[:3, 3] if shoulder != robot.base_link.name else np.zeros(3)

@@ -9,6 +9,7 @@ import numpy as np
 from spatialmath import SE3
 
 from cellctl.model import fields
+from cellctl.model.urdf_info import movable_joints
 from cellctl.model.yamlsource import YDict, check_keys, display_path, load_yaml
 
 
@@ -129,7 +130,11 @@ def load_cell(path: Path) -> Cell:
         if entry["kind"] not in TOOL_KINDS:
             raise entry.error("kind", f"tool kind '{entry['kind']}' is unknown; kinds: {', '.join(TOOL_KINDS)}")
         tcp = fields.pose(entry["tcp"], f"tcp of tool '{name}'", entry, "tcp") if "tcp" in entry else SE3()
-        tools[name] = Tool(name, entry["kind"], fields.file_path(entry, "urdf", f"tool '{name}'", ".urdf"), tcp)
+        tool_urdf = fields.file_path(entry, "urdf", f"tool '{name}'", ".urdf")
+        fingers = movable_joints(tool_urdf)
+        if entry["kind"] == "gripper" and len(fingers) != 2:
+            raise entry.error("urdf", f"gripper '{name}': {entry['urdf']} must have two prismatic finger joints, it has {len(fingers)} movable joints")
+        tools[name] = Tool(name, entry["kind"], tool_urdf, tcp)
 
     robots = {}
     robot_section = _section(doc, "robots")
@@ -145,23 +150,32 @@ def load_cell(path: Path) -> Cell:
                 known = ", ".join(tools) or "none defined"
                 raise entry.error("tool", f"robot '{name}' names tool '{entry['tool']}', which is not in {display_path(path)}; tools: {known}")
             tool = tools[entry["tool"]]
-        accel = np.radians(fields.vector(entry, "accel_deg_s2", f"robot '{name}'", None)) if "accel_deg_s2" in entry else None
-        robots[name] = Robot(name, fields.file_path(entry, "urdf", f"robot '{name}'", ".urdf"), base,
-                             np.radians(fields.vector(entry, "home_deg", f"robot '{name}'", None)), tool, accel)
+        urdf = fields.file_path(entry, "urdf", f"robot '{name}'", ".urdf")
+        n = len(movable_joints(urdf))
+        if n == 0:
+            raise entry.error("urdf", f"robot '{name}': {entry['urdf']} has no movable joints")
+        home = np.radians(fields.vector(entry, "home_deg", f"robot '{name}' (its URDF has {n} joints)", n))
+        accel = np.radians(fields.vector(entry, "accel_deg_s2", f"robot '{name}' (one a joint)", n)) if "accel_deg_s2" in entry else None
+        if accel is not None and np.any(accel <= 0):
+            raise entry.error("accel_deg_s2", f"'accel_deg_s2' of robot '{name}' must all be greater than 0")
+        robots[name] = Robot(name, urdf, base, home, tool, accel)
 
     fixtures = {}
     section = _section(doc, "fixtures")
     for name in section:
         entry = check_keys(_entry(section, name, "fixture"), f"fixture '{name}'", ("urdf",), ("pose", "features"))
         pose = fields.pose(entry["pose"], f"pose of fixture '{name}'", entry, "pose") if "pose" in entry else SE3()
-        fixtures[name] = Fixture(name, fields.file_path(entry, "urdf", f"fixture '{name}'", ".urdf"), pose, _features(entry, name))
+        urdf = fields.file_path(entry, "urdf", f"fixture '{name}'", ".urdf")
+        movable_joints(urdf)
+        fixtures[name] = Fixture(name, urdf, pose, _features(entry, name))
 
     parts = {}
     section = _section(doc, "parts")
     for name in section:
         entry = check_keys(_entry(section, name, "part"), f"part '{name}'", ("urdf", "pose"), ("features",))
-        parts[name] = Part(name, fields.file_path(entry, "urdf", f"part '{name}'", ".urdf"),
-                           fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name))
+        urdf = fields.file_path(entry, "urdf", f"part '{name}'", ".urdf")
+        movable_joints(urdf)
+        parts[name] = Part(name, urdf, fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name))
 
     zones = {}
     section = _section(doc, "zones")

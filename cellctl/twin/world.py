@@ -12,10 +12,11 @@ import numpy as np
 from cellctl.twin._pybullet import pb
 from spatialmath import SE3
 
+from cellctl.errors import ProgramError
 from cellctl.kinematics.arm import Arm
 from cellctl.model.cell import Cell
 from cellctl.twin.assembly import robot_with_tool
-from cellctl.twin.poses import pb_from_se3, se3_from_pb
+from cellctl.twin.poses import matrix_from_pb, pb_from_se3, se3_from_pb
 from cellctl.twin.trace import Attachment, Contact, RobotTrace, Trace
 
 DT = 1.0 / 240.0  # s: PyBullet's own default step, fine enough for contact-rich grasping
@@ -45,6 +46,7 @@ class SimRobot:
     finger_cmd: float | None = None
     attachment: tuple[str, int] | None = None  # (part, constraint id)
     tool_links: list[int] = field(default_factory=list)
+    T_flange_tcp: np.ndarray = field(default_factory=lambda: np.eye(4))
 
 
 class World:
@@ -64,6 +66,7 @@ class World:
         self.ids: dict[str, int] = {}
         self.robots: dict[str, SimRobot] = {}
         self._com: dict[str, SE3] = {}  # part name -> T_urdf_com (PyBullet reports bases at the COM)
+        self._com_inv: dict[str, np.ndarray] = {}
         c = self.client
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
         pb.setTimeStep(dt, physicsClientId=c)
@@ -88,6 +91,12 @@ class World:
             links[j] = pb.getJointInfo(body, j, physicsClientId=self.client)[12].decode()
         self._links[body] = links
 
+    def _load(self, urdf: Path, pos, orn, shown: str | None = None, **kw) -> int:
+        try:
+            return pb.loadURDF(str(urdf), pos, orn, physicsClientId=self.client, **kw)
+        except pb.error as exc:
+            raise ProgramError(f"PyBullet cannot load this URDF ({exc}); check its links, joints and geometry", shown or str(urdf))
+
     def _build(self) -> None:
         c = self.client
         floor_shape = pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=c)
@@ -96,14 +105,15 @@ class World:
         self._register("floor", pb.createMultiBody(0, floor_shape, floor_visual, physicsClientId=c), "floor")
         for name, fx in self.cell.fixtures.items():
             pos, orn = pb_from_se3(fx.T_world_fixture)
-            body = pb.loadURDF(str(fx.urdf), pos, orn, useFixedBase=True, physicsClientId=c)
+            body = self._load(fx.urdf, pos, orn, useFixedBase=True)
             self._register(name, body, "fixture")
         for name, part in self.cell.parts.items():
             pos, orn = pb_from_se3(part.T_world_part)
-            body = pb.loadURDF(str(part.urdf), pos, orn, physicsClientId=c)
+            body = self._load(part.urdf, pos, orn)
             self._register(name, body, "part")
             info = pb.getDynamicsInfo(body, -1, physicsClientId=c)
             self._com[name] = se3_from_pb(info[3], info[4])
+            self._com_inv[name] = self._com[name].inv().A
             pb.resetBasePositionAndOrientation(body, *pb_from_se3(part.T_world_part * self._com[name]), physicsClientId=c)
             pb.changeDynamics(body, -1, lateralFriction=PART_FRICTION, physicsClientId=c)
         for name, robot in self.cell.robots.items():
@@ -114,12 +124,13 @@ class World:
         tool = robot.tool
         urdf = robot_with_tool(robot.urdf, tool.urdf if tool else None, FLANGE, Path(self._tmp.name))
         pos, orn = pb_from_se3(robot.T_world_base)
-        body = pb.loadURDF(str(urdf), pos, orn, useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=c)
+        body = self._load(urdf, pos, orn, useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE | pb.URDF_USE_SELF_COLLISION,
+                          shown=f"{robot.urdf}" + (f" with tool {tool.urdf}" if tool else ""))
         self._register(name, body, "robot")
         arm = Arm(robot.urdf, robot.T_world_base, tool.T_flange_tcp if tool else SE3(), FLANGE, robot.max_accel)
         by_joint = {pb.getJointInfo(body, j, physicsClientId=c)[1].decode(): j for j in range(pb.getNumJoints(body, physicsClientId=c))}
         by_link = {v: k for k, v in self._links[body].items()}
-        sim = SimRobot(name, body, arm, [by_joint[n] for n in arm.joint_names], by_link[FLANGE])
+        sim = SimRobot(name, body, arm, [by_joint[n] for n in arm.joint_names], by_link[FLANGE], T_flange_tcp=arm.T_flange_tcp.A)
         for j in range(pb.getNumJoints(body, physicsClientId=c)):
             info = pb.getJointInfo(body, j, physicsClientId=c)
             parent = j
@@ -131,8 +142,7 @@ class World:
                 sim.fingers.append(j)
                 sim.finger_effort, sim.finger_speed, sim.finger_open = float(info[10]), float(info[11]), float(info[9])
                 pb.changeDynamics(body, j, lateralFriction=FINGER_FRICTION, physicsClientId=c)
-        if len(robot.home) != arm.n:
-            raise ValueError(f"robot '{name}': home_deg has {len(robot.home)} values, the arm has {arm.n} joints")
+        self._ignore_neighbours(sim)
         for j, q in zip(sim.joints, robot.home):
             pb.resetJointState(body, j, float(q), physicsClientId=c)
         for j in sim.fingers:
@@ -142,6 +152,28 @@ class World:
         sim.finger_cmd = sim.finger_open
         self.robots[name] = sim
         self._apply_commands()
+
+    def _ignore_neighbours(self, sim: SimRobot) -> None:
+        """Self-collision is on, except between links that touch by construction: links joined by a joint
+        once fixed joints are collapsed (a link and the next one), and the tool's own links (its fingers)."""
+        c, body = self.client, sim.body
+        n = pb.getNumJoints(body, physicsClientId=c)
+        parent = {j: pb.getJointInfo(body, j, physicsClientId=c)[16] for j in range(n)}
+        fixed = {j for j in range(n) if pb.getJointInfo(body, j, physicsClientId=c)[2] == pb.JOINT_FIXED}
+
+        def rigid_root(link: int) -> int:
+            while link in fixed:
+                link = parent[link]
+            return link
+
+        group = {link: rigid_root(link) for link in [-1, *range(n)]}
+        tool = set(sim.tool_links)
+        for a in [-1, *range(n)]:
+            for b in range(max(a + 1, 0), n):
+                ga, gb = group[a], group[b]
+                neighbours = ga == gb or (gb != -1 and rigid_root(parent[gb]) == ga) or (ga != -1 and rigid_root(parent[ga]) == gb)
+                if neighbours or (a in tool and b in tool):
+                    pb.setCollisionFilterPair(body, body, a, b, 0, physicsClientId=c)
 
     # ------------------------------------------------------------------ stepping
     def before_step(self, fn: Callable[[float], None]) -> None:
@@ -195,17 +227,25 @@ class World:
         states = pb.getJointStates(r.body, r.fingers, physicsClientId=self.client)
         return np.array([s[0] for s in states]), np.array([s[1] for s in states])
 
-    def link_pose(self, robot: str, link: int) -> SE3:
+    def link_matrix(self, robot: str, link: int) -> np.ndarray:
         state = pb.getLinkState(self.robots[robot].body, link, computeForwardKinematics=True, physicsClientId=self.client)
-        return se3_from_pb(state[4], state[5])
+        return matrix_from_pb(state[4], state[5])
+
+    def tcp_matrix(self, robot: str) -> np.ndarray:
+        r = self.robots[robot]
+        return self.link_matrix(robot, r.flange) @ r.T_flange_tcp
+
+    def part_matrix(self, part: str) -> np.ndarray:
+        pos, orn = pb.getBasePositionAndOrientation(self.ids[part], physicsClientId=self.client)
+        return matrix_from_pb(pos, orn) @ self._com_inv[part]
 
     def tcp_pose(self, robot: str) -> SE3:
-        r = self.robots[robot]
-        return self.link_pose(robot, r.flange) * r.arm.T_flange_tcp
+        """World pose of the robot's TCP, as simulated."""
+        return SE3(self.tcp_matrix(robot), check=False)
 
     def part_pose(self, part: str) -> SE3:
-        pos, orn = pb.getBasePositionAndOrientation(self.ids[part], physicsClientId=self.client)
-        return se3_from_pb(pos, orn) * self._com[part].inv()
+        """World pose of a part's URDF frame, as simulated."""
+        return SE3(self.part_matrix(part), check=False)
 
     def part_speed(self, part: str) -> float:
         lin, ang = pb.getBaseVelocity(self.ids[part], physicsClientId=self.client)
@@ -263,10 +303,10 @@ class World:
             rt.qd.append(qd)
             rt.tau.append(tau)
             rt.q_cmd.append(r.q_expected.copy())
-            rt.tcp.append(self.tcp_pose(name).A)
+            rt.tcp.append(self.tcp_matrix(name))
             rt.fingers.append(self.finger_state(name)[0] if r.fingers else np.zeros(0))
         for name in self.cell.parts:
-            tr.parts[name].append(self.part_pose(name).A)
+            tr.parts[name].append(self.part_matrix(name))
         pairs: dict[tuple[str, str], list] = {}
         for p in pb.getContactPoints(physicsClientId=self.client):
             depth = -p[8]
