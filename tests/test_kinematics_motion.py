@@ -73,3 +73,10 @@ def test_lin_out_of_reach_is_a_planning_error(arm):
     q0 = arm.ik(SE3.Trans(0.6, 0.0, 0.8) * SE3.Rx(np.pi), np.radians([0, -100, 65, -55, -90, 0])).q
     with pytest.raises(PlanningError, match=r"LIN (stops|runs out of reach) \d+ mm along the line"):
         lin(arm, q0, SE3.Trans(2.2, 0.0, 0.8) * SE3.Rx(np.pi), 0.5, DT)
+
+
+def test_ik_turns_joints_by_whole_revolutions_towards_the_seed(arm):
+    seed = np.radians([0, -100, 65, -55, -90, -170])
+    T = arm.fk(np.radians([0, -100, 65, -55, -90, 175]))
+    res = arm.ik(T, seed)
+    assert res.success and abs(np.degrees(res.q[5]) - (-185)) < 1e-3  # not +175: 15 deg away, not 345

@@ -98,9 +98,9 @@ class Arm:
             raise ProgramError(f"accel_deg_s2 needs {self.n} values, one a joint")
         self._T_base_world = self.T_world_base.inv()
         self._T_tcp_flange = self.T_flange_tcp.inv()
+        # the radius of the reach sphere: the farthest the flange gets from the shoulder, sampled
         qs = np.random.default_rng(0).uniform(self.limits.lower, self.limits.upper, size=(500, self.n))
         self.reach = float(max(np.linalg.norm(self.ets.fkine(q).A[:3, 3] - self.p_shoulder) for q in qs))
-        """Farthest the flange gets from the shoulder (m), sampled: the radius of the reach sphere."""
 
     # ------------------------------------------------------------------ kinematics
     def fk(self, q: np.ndarray) -> SE3:
@@ -126,7 +126,7 @@ class Arm:
             q0 = seed if attempt == 0 else rng.uniform(self.limits.lower, self.limits.upper)
             sol = self.ets.ik_LM(target, q0=q0, ilimit=60, slimit=1, tol=tol, joint_limits=True)
             if sol.success and self.within_limits(sol.q):
-                q = np.asarray(sol.q, float)
+                q = self._nearest_turn(np.asarray(sol.q, float), seed)
                 if best is None or np.linalg.norm(q - seed) < np.linalg.norm(best - seed):
                     best = q
                 if attempt == 0 or np.linalg.norm(q - seed) < 1.0:
@@ -134,6 +134,13 @@ class Arm:
         if best is not None:
             return IKResult(True, best)
         return IKResult(False, None, self._why_unreachable(T_base_flange))
+
+    def _nearest_turn(self, q: np.ndarray, seed: np.ndarray) -> np.ndarray:
+        """The same pose with each joint turned by whole revolutions to lie nearest the seed, inside the limits
+        (a wrist that may turn +-360 deg should not unwind 300 deg to reach what is 60 deg away)."""
+        shifted = q + 2 * np.pi * np.round((seed - q) / (2 * np.pi))
+        ok = (shifted >= self.limits.lower) & (shifted <= self.limits.upper)
+        return np.where(ok, shifted, q)
 
     def reach_margin(self, T_world_tcp: SE3) -> float:
         """How far (m) the flange would be inside the arm's reach sphere at this TCP pose; negative outside."""
