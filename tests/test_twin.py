@@ -116,3 +116,13 @@ def test_pose_conversions_round_trip():
         pos, quat = pb_from_se3(T)
         assert abs(np.linalg.norm(quat) - 1) < 1e-12
         assert np.allclose(se3_from_pb(pos, quat).A, T.A, atol=1e-12)
+
+
+def test_distances_between_bodies(cell):
+    with World(cell) as w:
+        d, a, b = w.distance("arm", "table")
+        tcp_height = w.tcp_pose("arm").t[2]
+        assert 0.0 < d < tcp_height - 0.5  # the fingertips are closer to the top than the TCP is
+        assert a.startswith("arm/") and b == "table"
+        assert w.distance("bracket", "nest_fixture", within=0.01) is None
+        assert w.distance("bracket", "table")[0] < 1e-3  # resting on it

@@ -260,6 +260,15 @@ class World:
             out.append({self._names[p[2]] for p in pts if self.kinds.get(self._names.get(p[2], ""), "") == "part" and p[8] < 1e-3})
         return out
 
+    def distance(self, a: str, b: str, within: float = 1.0) -> tuple[float, str, str] | None:
+        """Shortest distance (m, negative when penetrating) between two bodies and the links it is between,
+        or None when they are farther apart than `within`."""
+        pts = pb.getClosestPoints(self.ids[a], self.ids[b], within, physicsClientId=self.client)
+        if not pts:
+            return None
+        p = min(pts, key=lambda p: p[8])
+        return float(p[8]), self._name(p[1], p[3]), self._name(p[2], p[4])
+
     def attach(self, robot: str, part: str) -> None:
         """Hold part rigidly in the gripper (a fixed constraint at its current relative pose)."""
         c, r = self.client, self.robots[robot]
