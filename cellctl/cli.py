@@ -54,14 +54,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
         result = simulate(program, seed=args.seed, on_tick=progress)
     report = build_report(result)
-    _print_report(report)
     if args.report:
         out = Path(args.report)
         try:
             out.write_text(json.dumps(report.to_json(), indent=1) + "\n")
         except OSError as exc:
             raise ProgramError(f"cannot write the report: {exc.strerror}; choose a writable path with --report", str(out))
-        console.print(f"report written to {out}")
+    _print_report(report)
+    if args.report:
+        console.print(f"report written to {args.report}")
     return 0 if report.passed else 1
 
 

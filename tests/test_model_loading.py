@@ -111,3 +111,39 @@ def test_broken_urdf_is_named_with_its_line(tmp_path):
     with pytest.raises(ProgramError, match="not valid XML") as exc:
         load_cell(write(tmp_path, "cell.yaml", text))
     assert exc.value.file.endswith("broken.urdf") and exc.value.line == 3
+
+
+@pytest.mark.parametrize("task, words", [
+    ("{id: a, robot: [arm], move: home}", "'robot' of task 'a' must be a name"),
+    ("{id: a, robot: arm, pick: {part: bracket}}", "'pick' of task 'a' must be a name"),
+    ("{id: a, robot: arm, pick: bracket, grasp: [grasp]}", "'grasp' of task 'a' must be a name"),
+    ("{id: a, robot: arm, pick: bracket, place: bracket.grasp}", "places 'bracket' onto a feature of 'bracket' itself"),
+    ("{id: a, robot: arm, move: home, speed_pct: 150}", "above 0 and at most 100"),
+    ("{id: a, robot: arm, place: nest_fixture.nest}", "'place' needs a 'pick'"),
+])
+def test_wrong_types_and_meanings_in_tasks(tmp_path, task, words):
+    with pytest.raises(ProgramError) as exc:
+        load_program(program(tmp_path, f"  - {task}\n"))
+    assert words in str(exc.value) and exc.value.line == 4
+
+
+def test_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"program: p\n# caf\xe9\ncell: x\n")
+    with pytest.raises(ProgramError, match="not UTF-8") as exc:
+        load_program(path)
+    assert exc.value.line == 2
+
+
+def test_home_outside_the_joint_limits(tmp_path):
+    text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace("home_deg: [0, -100, 65, -55, -90, 0]", "home_deg: [0, -100, 200, -55, -90, 0]")
+    with pytest.raises(ProgramError, match=r"puts elbow_joint at 200 deg, outside its limits \[-180, 180\] deg"):
+        load_cell(write(tmp_path, "cell.yaml", text))
+
+
+def test_robot_urdf_needs_a_flange_link(tmp_path):
+    urdf = (ROOT / "urdf/robots/arm6.urdf").read_text().replace('"tool0"', '"flange_link"')
+    (tmp_path / "arm.urdf").write_text(urdf)
+    text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace(str(ROOT / "urdf/robots/arm6.urdf"), str(tmp_path / "arm.urdf"))
+    with pytest.raises(ProgramError, match="has no link 'tool0'"):
+        load_cell(write(tmp_path, "cell.yaml", text))

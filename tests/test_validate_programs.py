@@ -33,6 +33,8 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("collision_into_table.yaml", "collision", "touch_down", ["arm/finger", "table"]),
     ("collision_nest_too_low.yaml", "collision", "load_bracket", ["bracket", "nest_fixture", "place.lower"]),
     ("grasp_off_part.yaml", "grasp", "load_bracket", ["closed on air"]),
+    ("grasp_too_shallow.yaml", "grasp", "load_bracket", ["grip only 1.0 mm", "at least 5 mm"]),
+    ("layout_base_in_table.yaml", "collision", None, ["arm/base_link", "table", "as the cell file lays them out"]),
 ])
 def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
     report = validate_file(str(FAULTY / program))
@@ -84,3 +86,9 @@ def test_placement_is_read_from_the_world_not_the_plan():
     result.trace.parts["bracket"][-1] = last
     check = build_report(result).check("placement")
     assert not check.passed and "20." in check.detail
+
+
+def test_a_part_placed_twice_is_judged_at_each_place():
+    report = validate_file(str(ROOT / "tests" / "good" / "there_and_back.yaml"))
+    assert report.passed, [(c.name, c.detail) for c in report.failures]
+    assert [t["status"] for t in report.tasks] == ["done", "done", "done"]

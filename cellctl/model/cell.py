@@ -9,7 +9,7 @@ import numpy as np
 from spatialmath import SE3
 
 from cellctl.model import fields
-from cellctl.model.urdf_info import movable_joints
+from cellctl.model.urdf_info import movable_joints, urdf_info
 from cellctl.model.yamlsource import YDict, check_keys, display_path, load_yaml
 
 
@@ -79,6 +79,7 @@ class Cell:
 
 
 TOOL_KINDS = ("gripper",)
+FLANGE = "tool0"  # the link of every robot URDF that tools mount on
 
 
 def _section(doc: YDict, key: str) -> YDict:
@@ -109,7 +110,7 @@ def _features(node: YDict, owner: str) -> dict[str, Feature]:
     for name in section:
         entry = _entry(section, name, f"feature of '{owner}'")
         check_keys(entry, f"feature '{owner}.{name}'", (), fields.POSE_KEYS + ("kind",))
-        kind = entry.get("kind", "frame")
+        kind = fields.name(entry, "kind", f"feature '{owner}.{name}'") if "kind" in entry else "frame"
         if kind != "frame":
             raise entry.error("kind", f"feature kind '{kind}' is not supported yet; kinds: frame")
         pose_node = YDict({k: v for k, v in entry.items() if k != "kind"})
@@ -127,6 +128,7 @@ def load_cell(path: Path) -> Cell:
     tool_section = _section(doc, "tools")
     for name in tool_section:
         entry = check_keys(_entry(tool_section, name, "tool"), f"tool '{name}'", ("kind", "urdf"), ("tcp",))
+        fields.name(entry, "kind", f"tool '{name}'")
         if entry["kind"] not in TOOL_KINDS:
             raise entry.error("kind", f"tool kind '{entry['kind']}' is unknown; kinds: {', '.join(TOOL_KINDS)}")
         tcp = fields.pose(entry["tcp"], f"tcp of tool '{name}'", entry, "tcp") if "tcp" in entry else SE3()
@@ -146,15 +148,25 @@ def load_cell(path: Path) -> Cell:
         base = fields.pose(entry["base"], f"base of robot '{name}'", entry, "base") if "base" in entry else SE3()
         tool = None
         if "tool" in entry:
+            fields.name(entry, "tool", f"robot '{name}'")
             if entry["tool"] not in tools:
                 known = ", ".join(tools) or "none defined"
                 raise entry.error("tool", f"robot '{name}' names tool '{entry['tool']}', which is not in {display_path(path)}; tools: {known}")
             tool = tools[entry["tool"]]
         urdf = fields.file_path(entry, "urdf", f"robot '{name}'", ".urdf")
-        n = len(movable_joints(urdf))
+        info = urdf_info(urdf)
+        n = len(info.joints)
         if n == 0:
             raise entry.error("urdf", f"robot '{name}': {entry['urdf']} has no movable joints")
+        if FLANGE not in info.links:
+            raise entry.error("urdf", f"robot '{name}': {entry['urdf']} has no link '{FLANGE}'; cellctl mounts tools on a "
+                                      f"flange link of that name (add it with a fixed joint at the end of the arm)")
         home = np.radians(fields.vector(entry, "home_deg", f"robot '{name}' (its URDF has {n} joints)", n))
+        outside = np.flatnonzero((home < info.lower - 1e-9) | (home > info.upper + 1e-9))
+        if outside.size:
+            j = int(outside[0])
+            raise entry.error("home_deg", f"home_deg of robot '{name}' puts {info.joints[j]} at {np.degrees(home[j]):g} deg, outside its "
+                                          f"limits [{np.degrees(info.lower[j]):g}, {np.degrees(info.upper[j]):g}] deg")
         accel = np.radians(fields.vector(entry, "accel_deg_s2", f"robot '{name}' (one a joint)", n)) if "accel_deg_s2" in entry else None
         if accel is not None and np.any(accel <= 0):
             raise entry.error("accel_deg_s2", f"'accel_deg_s2' of robot '{name}' must all be greater than 0")

@@ -12,6 +12,14 @@ from spatialmath import SE3
 from cellctl.model.yamlsource import YDict, YList, check_keys
 
 
+def name(node: YDict, key: str, what: str) -> str:
+    """A plain name (a YAML string): robots, parts, tasks and features are named, never listed or nested."""
+    value = node[key]
+    if not isinstance(value, str) or not value:
+        raise node.error(key, f"'{key}' of {what} must be a name, not {value!r}")
+    return value
+
+
 def number(node: YDict, key: str, what: str, *, positive: bool = False) -> float:
     value = node[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -94,14 +94,14 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
     if not isinstance(tid, str) or not tid:
         raise entry.error("id", "a task id must be a name, like load_bracket")
     what = f"task '{tid}'"
-    robot = entry["robot"]
+    robot = fields.name(entry, "robot", what)
     if robot not in cell.robots:
         raise entry.error("robot", f"robot '{robot}' is not in {cell.shown}; {_known(list(cell.robots), 'robots')}")
+    if "place" in entry and "pick" not in entry:
+        raise entry.error("place", f"{what}: 'place' needs a 'pick' in the same task (pick: PART, place: OWNER.FEATURE)")
     kinds = [k for k in ("pick", "move") if k in entry]
     if len(kinds) != 1:
         raise entry.error(None, f"{what} must say what to do with exactly one of 'pick' (with optional 'place') or 'move'")
-    if "place" in entry and "pick" not in entry:
-        raise entry.error("place", f"{what}: 'place' needs a 'pick' in the same task")
     task = Task(tid, robot, "move", entry.line)
     if "after" in entry:
         task.after = fields.name_list(entry, "after", what)
@@ -112,10 +112,10 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
     if "speed_pct" in entry:
         pct = fields.number(entry, "speed_pct", what, positive=True)
         if pct > 100:
-            raise entry.error("speed_pct", f"'speed_pct' of {what} is a percentage of the joint speed limits: 1 to 100, not {pct}")
+            raise entry.error("speed_pct", f"'speed_pct' of {what} is a percentage of the joint speed limits: above 0 and at most 100, not {pct}")
         task.speed_scale = pct / 100.0
     if "pick" in entry:
-        part = entry["pick"]
+        part = fields.name(entry, "pick", what)
         if part not in cell.parts:
             raise entry.error("pick", f"part '{part}' is not in {cell.shown}; {_known(list(cell.parts), 'parts')}")
         tool = cell.robots[robot].tool
@@ -123,12 +123,14 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
             raise entry.error("robot", f"{what} picks, but robot '{robot}' carries no gripper in {cell.shown}")
         task.kind, task.part = "pick", part
         if "grasp" in entry:
-            task.grasp = entry["grasp"]
+            task.grasp = fields.name(entry, "grasp", what)
         if task.grasp not in cell.parts[part].features:
             raise entry.error("grasp" if "grasp" in entry else "pick",
                               f"part '{part}' has no feature '{task.grasp}' to grasp by; {_known(list(cell.parts[part].features), 'features')}")
         if "place" in entry:
             task.kind, task.place = "pick_place", _place_target(entry, cell, what)
+            if task.place[0] == part:
+                raise entry.error("place", f"{what} places '{part}' onto a feature of '{part}' itself; name a fixture or another part")
     else:
         task.move = _move_target(entry, cell, robot, what)
     return task

@@ -77,7 +77,12 @@ def load_yaml(path: Path) -> YDict:
     """Read a YAML file whose top level is a mapping; syntax errors become ProgramError with the line."""
     shown = display_path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ProgramError("the file is not UTF-8 text; save it as UTF-8", shown, line)
+    except IsADirectoryError:
+        raise ProgramError("this is a folder, not a file; name the YAML file", shown)
     except FileNotFoundError:
         raise ProgramError("file not found; check the path (paths resolve against the file that names them)", shown)
     except OSError as exc:

@@ -48,6 +48,7 @@ class Attachment:
     action: str  # "attach" | "detach"
     robot: str
     part: str
+    grip_depths: tuple = ()  # per finger, m along the approach axis (attach only)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Trace:
     bodies: dict = field(default_factory=dict)  # body name -> kind: robot, fixture, part, floor
     mounts: dict = field(default_factory=dict)  # robot -> its base link (fixed to the world; its contacts are mounting)
     tool_links: dict = field(default_factory=dict)  # robot -> names of the links of its tool
+    layout_overlaps: list = field(default_factory=list)  # (a, b, depth m): bodies the cell lays out inside each other
 
     def index_at(self, t: float) -> int:
         """Index of the last recorded step at or before t."""

@@ -25,6 +25,7 @@ POSITION_GAIN = 0.6  # PyBullet motor gains of the simulated joint servos
 VELOCITY_GAIN = 1.0
 FINGER_FRICTION = 1.2
 PART_FRICTION = 0.8
+LAYOUT_TOL = 2e-3  # m: bodies laid out overlapping by more than this are a fault of the cell (margins are ~1 mm)
 
 
 @dataclass
@@ -81,6 +82,7 @@ class World:
             self.trace.robots[name] = RobotTrace(name, r.arm.joint_names, lim.lower, lim.upper, lim.velocity, lim.effort)
         for name in cell.parts:
             self.trace.parts[name] = []
+        self.trace.layout_overlaps = self._layout_overlaps()
         self._record()
 
     # ------------------------------------------------------------------ building
@@ -174,6 +176,22 @@ class World:
                 neighbours = ga == gb or (gb != -1 and rigid_root(parent[gb]) == ga) or (ga != -1 and rigid_root(parent[ga]) == gb)
                 if neighbours or (a in tool and b in tool):
                     pb.setCollisionFilterPair(body, body, a, b, 0, physicsClientId=c)
+
+    def _layout_overlaps(self) -> list[tuple[str, str, float]]:
+        """Bodies that interpenetrate as the cell file lays them out (deeper than LAYOUT_TOL): a robot base in a
+        table leg, a part inside a fixture. PyBullet would silently push them apart, so they are found here."""
+        names = [n for n in self.ids if self.kinds[n] != "floor"]
+        found = []
+        for i, a in enumerate(names):
+            for b in names[i + 1:] + ["floor"]:
+                if b == "floor" and self.kinds[a] == "fixture":
+                    continue  # fixtures stand on (or are set into) the floor
+                pts = pb.getClosestPoints(self.ids[a], self.ids[b], 0.0, physicsClientId=self.client)
+                deep = [p for p in pts if p[8] < -LAYOUT_TOL]
+                if deep:
+                    p = min(deep, key=lambda p: p[8])
+                    found.append((self._name(p[1], p[3]), self._name(p[2], p[4]), float(-p[8])))
+        return found
 
     # ------------------------------------------------------------------ stepping
     def before_step(self, fn: Callable[[float], None]) -> None:
@@ -281,7 +299,19 @@ class World:
                                   parentFrameOrientation=porn, physicsClientId=c)
         pb.changeConstraint(cid, maxForce=2000, physicsClientId=c)
         r.attachment = (part, cid)
-        self.trace.attachments.append(Attachment(self.t, "attach", robot, part))
+        self.trace.attachments.append(Attachment(self.t, "attach", robot, part, self._grip_depths(robot, part)))
+
+    def _grip_depths(self, robot: str, part: str) -> tuple:
+        """How far along the tool's approach axis each finger's contact with the part extends (m); None for a
+        finger touching at a single point, where no extent can be read."""
+        r = self.robots[robot]
+        axis = self.tcp_matrix(robot)[:3, 2]
+        depths = []
+        for j in r.fingers:
+            pts = pb.getContactPoints(bodyA=r.body, bodyB=self.ids[part], linkIndexA=j, physicsClientId=self.client)
+            along = [float(np.dot(p[5], axis)) for p in pts]
+            depths.append(max(along) - min(along) if len(along) > 1 else None)
+        return tuple(depths)
 
     def detach(self, robot: str) -> None:
         r = self.robots[robot]

@@ -15,6 +15,7 @@ TRACKING_TOL = 0.01  # rad between commanded and simulated joint position
 PLACE_TOL_M = 0.003
 PLACE_TOL_RAD = np.radians(2.0)
 GRASP_SLIP_M = 0.002  # how far a held part may move relative to the TCP
+MIN_GRIP_DEPTH = 0.005  # m of finger pad on the part, along the approach axis: less is a grasp that would drop it
 
 
 def _failed(result: SimResult, check: str) -> list[dict]:
@@ -114,6 +115,12 @@ def check_grasp(result: SimResult) -> CheckResult:
                              "reason": f"fingers closed on air: {len(touching)} of 2 fingers touched '{task.part}'"
                                        if not touching else f"only {', '.join(touching)} touched '{task.part}'"})
             continue
+        shallow = [d for d in held[0].grip_depths if d is not None and d < MIN_GRIP_DEPTH]
+        if shallow:
+            findings.append({"task": task.id, "part": task.part, "t_s": round(held[0].t, 4), "grip_depth_mm": round(min(shallow) * 1000, 2),
+                             "reason": f"the fingers grip only {min(shallow) * 1000:.1f} mm of '{task.part}' (at least "
+                                       f"{MIN_GRIP_DEPTH * 1000:.0f} mm): lower the grasp frame"})
+            continue
         # while held, the part must stay put in the hand
         i0 = trace.index_at(held[0].t)
         detach = next((a.t for a in trace.attachments if a.part == task.part and a.action == "detach" and a.t > held[0].t), trace.t[-1])
@@ -130,33 +137,49 @@ def check_grasp(result: SimResult) -> CheckResult:
     if findings:
         return CheckResult("grasp", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
     n = len(_pick_task_ids(result))
-    return CheckResult("grasp", True, f"{n} grasp{'s' if n != 1 else ''}: both fingers on the part, no slip in the hand")
+    return CheckResult("grasp", True, f"{n} grasp{'s' if n != 1 else ''}: both fingers on the part at least "
+                                      f"{MIN_GRIP_DEPTH * 1000:.0f} mm deep, no slip in the hand")
+
+
+def _placement_error(result: SimResult, task, i: int) -> tuple[float, float]:
+    """Distance (m) and angle (rad) between the part and its place target at trace step i."""
+    trace, cell = result.trace, result.program.cell
+    owner, feature = task.place
+    owners = cell.fixtures if owner in cell.fixtures else cell.parts
+    T_owner = cell.fixtures[owner].T_world_fixture.A if owner in cell.fixtures else np.array(trace.parts[owner][i])
+    target = T_owner @ owners[owner].features[feature].T_owner_feature.A
+    actual = np.array(trace.parts[task.part][i])
+    cosang = (np.trace(target[:3, :3].T @ actual[:3, :3]) - 1) / 2
+    return float(np.linalg.norm(actual[:3, 3] - target[:3, 3])), float(np.arccos(np.clip(cosang, -1.0, 1.0)))
 
 
 def check_placement(result: SimResult) -> CheckResult:
-    trace, cell = result.trace, result.program.cell
+    """Each place is judged where the part was when its task ended; the last place of each part also at the
+    end of the run (so a part that slides out of its nest later is caught)."""
+    trace = result.trace
+    records = {t["id"]: t for t in result.tasks}
+    places = [t for t in result.program.tasks if t.kind == "pick_place"]
+    last_of_part = {}
+    for task in sorted(places, key=lambda t: (records[t.id]["end_s"] is None, records[t.id]["end_s"] or 0.0)):
+        last_of_part[task.part] = task.id
     findings, worst = [], (0.0, 0.0)
-    for task in result.program.tasks:
-        if task.kind != "pick_place":
-            continue
-        owner, feature = task.place
-        if owner in cell.fixtures:
-            T_owner = cell.fixtures[owner].T_world_fixture.A
-        else:
-            T_owner = np.array(trace.parts[owner][-1])
-        owners = cell.fixtures if owner in cell.fixtures else cell.parts
-        target = T_owner @ owners[owner].features[feature].T_owner_feature.A
-        actual = np.array(trace.parts[task.part][-1])
-        dist = float(np.linalg.norm(actual[:3, 3] - target[:3, 3]))
-        cosang = (np.trace(target[:3, :3].T @ actual[:3, :3]) - 1) / 2
-        ang = float(np.arccos(np.clip(cosang, -1.0, 1.0)))
-        worst = max(worst, (dist, ang))
-        status = next(t["status"] for t in result.tasks if t["id"] == task.id)
-        if dist > PLACE_TOL_M or ang > PLACE_TOL_RAD:
-            why = "" if status == "done" else f" (task {status})"
-            findings.append({"task": task.id, "part": task.part, "target": f"{owner}.{feature}",
-                             "error_mm": round(dist * 1000, 2), "error_deg": round(float(np.degrees(ang)), 2),
-                             "reason": f"'{task.part}' ended {dist * 1000:.1f} mm and {np.degrees(ang):.1f} deg from {owner}.{feature}{why}"})
+    for task in places:
+        rec = records[task.id]
+        moments = []
+        if rec["status"] == "done":
+            moments.append(("when the task ended", trace.index_at(rec["end_s"])))
+        if last_of_part[task.part] == task.id:
+            moments.append(("at the end of the run", len(trace.t) - 1))
+        for when, i in moments:
+            dist, ang = _placement_error(result, task, i)
+            worst = max(worst, (dist, ang))
+            if dist > PLACE_TOL_M or ang > PLACE_TOL_RAD:
+                why = "" if rec["status"] == "done" else f" (task {rec['status']})"
+                findings.append({"task": task.id, "part": task.part, "target": ".".join(task.place), "when": when,
+                                 "error_mm": round(dist * 1000, 2), "error_deg": round(float(np.degrees(ang)), 2),
+                                 "reason": f"'{task.part}' was {dist * 1000:.1f} mm and {np.degrees(ang):.1f} deg from "
+                                           f"{'.'.join(task.place)} {when}{why}"})
+                break
     findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "placement")
                  if not any(f["task"] == t["id"] for f in findings)]
     if findings:

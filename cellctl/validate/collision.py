@@ -49,6 +49,13 @@ def _link(name: str) -> str:
     return name.split("/", 1)[1] if "/" in name else ""
 
 
+def _describe(p: dict) -> str:
+    if p["step"] == "cell layout":
+        return f"{p['a']} and {p['b']} overlap {p['max_depth_mm']:.1f} mm as the cell file lays them out; move one of them"
+    task = f" in task {p['task']} ({p['step']})" if p["task"] else ""
+    return f"{p['a']} hit {p['b']} at t={p['t_first_s']:.2f} s{task}, {p['max_depth_mm']:.1f} mm deep, {p['max_force_n']:.0f} N"
+
+
 def check_collision(program: Program, trace: Trace, timeline: Timeline) -> CheckResult:
     holdings = _holdings(trace)
     task_part = {t.id: t.part for t in program.tasks}
@@ -101,12 +108,13 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
             p["t_last_s"] = round(c.t, 4)
             p["max_depth_mm"] = max(p["max_depth_mm"], round(c.depth * 1000, 2))
             p["max_force_n"] = max(p["max_force_n"], round(c.force, 1))
-    findings = sorted(pairs.values(), key=lambda p: (p["t_first_s"], p["a"], p["b"]))
+    layout = [{"a": a, "b": b, "t_first_s": 0.0, "t_last_s": 0.0, "max_depth_mm": round(depth * 1000, 2), "max_force_n": 0.0,
+               "where": None, "task": None, "step": "cell layout"} for a, b, depth in trace.layout_overlaps
+              if not (b == "floor" and kinds.get(_body(a)) == "robot" and _link(a) == trace.mounts.get(_body(a)))]
+    findings = layout + sorted(pairs.values(), key=lambda p: (p["t_first_s"], p["a"], p["b"]))
     if not findings:
         return CheckResult("collision", True, f"no contact outside those the task phases allow ({len(trace.t)} steps checked)")
     first = findings[0]
-    detail = "; ".join(f"{p['a']} hit {p['b']} at t={p['t_first_s']:.2f} s"
-                       f"{' in task ' + p['task'] + ' (' + p['step'] + ')' if p['task'] else ''}, "
-                       f"{p['max_depth_mm']:.1f} mm deep, {p['max_force_n']:.0f} N" for p in findings[:3])
+    detail = "; ".join(_describe(p) for p in findings[:3])
     more = f"; and {len(findings) - 3} more pairs" if len(findings) > 3 else ""
     return CheckResult("collision", False, detail + more, first["task"], findings)
