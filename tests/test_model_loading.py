@@ -147,3 +147,18 @@ def test_robot_urdf_needs_a_flange_link(tmp_path):
     text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace(str(ROOT / "urdf/robots/arm6.urdf"), str(tmp_path / "arm.urdf"))
     with pytest.raises(ProgramError, match="has no link 'tool0'"):
         load_cell(write(tmp_path, "cell.yaml", text))
+
+
+@pytest.mark.parametrize("urdf_text, words", [
+    ('<robot name="x"><link name="a"/></robot>', "has no <collision> geometry"),
+    ('<robot name="x"><link name="a"><collision><geometry><box size="0.1 0.1"/></geometry></collision></link></robot>',
+     "link 'a': <box size=\"0.1 0.1\"> needs 3 positive numbers"),
+    ('<robot name="x"><link name="a"><collision><geometry><mesh filename="nope.stl"/></geometry></collision></link></robot>',
+     "mesh file 'nope.stl' does not exist"),
+])
+def test_part_urdf_geometry_is_checked(tmp_path, urdf_text, words):
+    (tmp_path / "part.urdf").write_text(urdf_text)
+    text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace(str(ROOT / "urdf/parts/bracket.urdf"), str(tmp_path / "part.urdf"))
+    with pytest.raises(ProgramError) as exc:
+        load_cell(write(tmp_path, "cell.yaml", text))
+    assert words in str(exc.value)

@@ -100,6 +100,14 @@ def _entry(section: YDict, name: str, what: str) -> YDict:
     return value
 
 
+def _solid(entry: YDict, what: str) -> Path:
+    """The URDF of a fixture or part: it must have collision geometry, or nothing in the twin could touch it."""
+    urdf = fields.file_path(entry, "urdf", what, ".urdf")
+    if urdf_info(urdf).collisions == 0:
+        raise entry.error("urdf", f"{what}: {entry['urdf']} has no <collision> geometry, so nothing could touch it in the twin")
+    return urdf
+
+
 def _features(node: YDict, owner: str) -> dict[str, Feature]:
     if "features" not in node:
         return {}
@@ -177,16 +185,14 @@ def load_cell(path: Path) -> Cell:
     for name in section:
         entry = check_keys(_entry(section, name, "fixture"), f"fixture '{name}'", ("urdf",), ("pose", "features"))
         pose = fields.pose(entry["pose"], f"pose of fixture '{name}'", entry, "pose") if "pose" in entry else SE3()
-        urdf = fields.file_path(entry, "urdf", f"fixture '{name}'", ".urdf")
-        movable_joints(urdf)
+        urdf = _solid(entry, f"fixture '{name}'")
         fixtures[name] = Fixture(name, urdf, pose, _features(entry, name))
 
     parts = {}
     section = _section(doc, "parts")
     for name in section:
         entry = check_keys(_entry(section, name, "part"), f"part '{name}'", ("urdf", "pose"), ("features",))
-        urdf = fields.file_path(entry, "urdf", f"part '{name}'", ".urdf")
-        movable_joints(urdf)
+        urdf = _solid(entry, f"part '{name}'")
         parts[name] = Part(name, urdf, fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name))
 
     zones = {}

@@ -10,8 +10,14 @@ class Timeline:
         self._t: dict[str, list[float]] = {}
         self._s: dict[str, list[tuple[str, str, str]]] = {}
         for e in events:
+            states = self._s.setdefault(e["robot"], [])
             self._t.setdefault(e["robot"], []).append(e["t"])
-            self._s.setdefault(e["robot"], []).append((e["task"], e["machine"], e["to"]))
+            if e["to"] == "failed" and states:
+                # a failed step stops the robot where it is: it stays in that step's phase (its fingers may still
+                # rest on the part), so that phase's allowed contacts still apply
+                states.append(states[-1])
+            else:
+                states.append((e["task"], e["machine"], e["to"]))
 
     def at(self, robot: str, t: float) -> tuple[str | None, str | None, str | None]:
         """(task, machine, step) of the robot at time t; (None, None, None) before its first task."""
@@ -20,7 +26,7 @@ class Timeline:
         if i < 0:
             return None, None, None
         task, machine, step = self._s[robot][i]
-        return (task, machine, step) if step not in ("done", "failed") else (None, None, None)
+        return (task, machine, step) if step not in ("done", "failed", "idle") else (None, None, None)
 
     def step_times(self, robot: str, task: str, machine: str, step: str) -> tuple[float, float] | None:
         """Start and end time of a step (end: the next state change of that robot)."""
