@@ -30,66 +30,65 @@ def check_reach(result: SimResult) -> CheckResult:
     return CheckResult("reach", True, "every target had a joint solution inside the limits, and every LIN path was solvable")
 
 
-def check_joint_limits(result: SimResult) -> CheckResult:
-    findings = []
-    tl = Timeline(result.events)
+def _worst_per_joint(result: SimResult, measure, tol: float) -> tuple[list[dict], float]:
+    """For each joint whose measure (an array: recorded steps x joints, per robot) goes above tol, its worst
+    moment, worst first; and the largest value seen anywhere."""
+    tl, findings, worst = Timeline(result.events), [], -np.inf
     for name, rt in result.trace.robots.items():
-        q = np.array(rt.q)
-        over = np.maximum(q - rt.upper, rt.lower - q)  # > 0 outside
-        for j in range(q.shape[1]):
-            i = int(over[:, j].argmax())
-            if over[i, j] > JOINT_LIMIT_TOL:
+        m = measure(rt)
+        worst = max(worst, float(m.max()))
+        for j in range(m.shape[1]):
+            i = int(m[:, j].argmax())
+            if m[i, j] > tol:
                 t = result.trace.t[i]
                 findings.append({"robot": name, "joint": rt.joint_names[j], "t_s": round(t, 4), "task": tl.at(name, t)[0],
-                                 "q_deg": round(float(np.degrees(q[i, j])), 2), "by_deg": round(float(np.degrees(over[i, j])), 2)})
-    findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "joint_limits")]
-    if findings:
-        f = findings[0]
-        detail = (f"{f['robot']} {f['joint']} reached {f['q_deg']} deg at t={f['t_s']} s, {f['by_deg']} deg past its limit"
-                  if "joint" in f else f"task {f['task']}: {f['reason']}")
-        return CheckResult("joint_limits", False, detail, f.get("task"), findings)
-    margin = min(float(np.min(np.minimum(np.array(rt.q) - rt.lower, rt.upper - np.array(rt.q)))) for rt in result.trace.robots.values())
-    return CheckResult("joint_limits", True, f"all joints stayed inside their limits (closest: {np.degrees(margin):.1f} deg)")
+                                 "value": float(m[i, j]), "step": i})
+    findings.sort(key=lambda f: -f["value"])
+    return findings, worst
+
+
+def _task_failures(result: SimResult, check: str) -> list[dict]:
+    return [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, check)]
+
+
+def _verdict(name: str, findings: list[dict], describe, passed_detail: str) -> CheckResult:
+    if not findings:
+        return CheckResult(name, True, passed_detail)
+    f = findings[0]
+    detail = describe(f) if "joint" in f else f"task {f['task']}: {f['reason']}"
+    return CheckResult(name, False, detail, f.get("task"), findings)
+
+
+def check_joint_limits(result: SimResult) -> CheckResult:
+    findings, worst = _worst_per_joint(result, lambda rt: np.maximum(np.array(rt.q) - rt.upper, rt.lower - np.array(rt.q)),
+                                       JOINT_LIMIT_TOL)
+    for f in findings:
+        rt = result.trace.robots[f["robot"]]
+        f["q_deg"] = round(float(np.degrees(rt.q[f.pop("step")][rt.joint_names.index(f["joint"])])), 2)
+        f["by_deg"] = round(float(np.degrees(f.pop("value"))), 2)
+    return _verdict("joint_limits", findings + _task_failures(result, "joint_limits"),
+                    lambda f: f"{f['robot']} {f['joint']} reached {f['q_deg']} deg at t={f['t_s']} s, {f['by_deg']} deg past its limit",
+                    f"all joints stayed inside their limits (closest: {np.degrees(-worst):.1f} deg)")
 
 
 def check_velocity_limits(result: SimResult) -> CheckResult:
-    findings, worst = [], 0.0
-    tl = Timeline(result.events)
-    for name, rt in result.trace.robots.items():
-        ratio = np.abs(np.array(rt.qd)) / rt.velocity_limit
-        worst = max(worst, float(ratio.max()))
-        for j in range(ratio.shape[1]):
-            i = int(ratio[:, j].argmax())
-            if ratio[i, j] > VELOCITY_TOL:
-                t = result.trace.t[i]
-                findings.append({"robot": name, "joint": rt.joint_names[j], "t_s": round(t, 4), "task": tl.at(name, t)[0],
-                                 "percent_of_limit": round(float(100 * ratio[i, j]), 1)})
-    if findings:
-        findings.sort(key=lambda f: -f["percent_of_limit"])
-        f = findings[0]
-        return CheckResult("velocity_limits", False, f"{f['robot']} {f['joint']} ran at {f['percent_of_limit']} % of its speed limit at t={f['t_s']} s",
-                           f["task"], findings)
-    return CheckResult("velocity_limits", True, f"peak joint speed {100 * worst:.0f} % of its limit")
+    findings, worst = _worst_per_joint(result, lambda rt: np.abs(np.array(rt.qd)) / rt.velocity_limit, VELOCITY_TOL)
+    for f in findings:
+        f.pop("step")
+        f["percent_of_limit"] = round(100 * f.pop("value"), 1)
+    return _verdict("velocity_limits", findings,
+                    lambda f: f"{f['robot']} {f['joint']} ran at {f['percent_of_limit']} % of its speed limit at t={f['t_s']} s",
+                    f"peak joint speed {100 * worst:.0f} % of its limit")
 
 
 def check_tracking(result: SimResult) -> CheckResult:
-    findings, worst = [], 0.0
-    tl = Timeline(result.events)
-    for name, rt in result.trace.robots.items():
-        err = np.abs(np.array(rt.q_cmd) - np.array(rt.q))
-        i, j = np.unravel_index(int(err.argmax()), err.shape)
-        worst = max(worst, float(err[i, j]))
-        if err[i, j] > TRACKING_TOL:
-            t = result.trace.t[i]
-            findings.append({"robot": name, "joint": rt.joint_names[j], "t_s": round(t, 4), "task": tl.at(name, t)[0],
-                             "error_deg": round(float(np.degrees(err[i, j])), 2)})
-    findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "tracking")]
-    if findings:
-        f = findings[0]
-        detail = (f"{f['robot']} {f['joint']} was {f['error_deg']} deg from its command at t={f['t_s']} s (blocked or overloaded?)"
-                  if "joint" in f else f"task {f['task']}: {f['reason']}")
-        return CheckResult("tracking", False, detail, f.get("task"), findings)
-    return CheckResult("tracking", True, f"simulated joints followed their commands within {np.degrees(worst):.2f} deg")
+    findings, worst = _worst_per_joint(result, lambda rt: np.abs(np.array(rt.q_cmd) - np.array(rt.q)), TRACKING_TOL)
+    for f in findings:
+        f.pop("step")
+        f["error_deg"] = round(float(np.degrees(f.pop("value"))), 2)
+    return _verdict("tracking", findings + _task_failures(result, "tracking"),
+                    lambda f: f"{f['robot']} {f['joint']} was {f['error_deg']} deg from its command at t={f['t_s']} s (blocked or overloaded?)",
+                    f"simulated joints followed their commands within {np.degrees(worst):.2f} deg")
 
 
 def _pick_task_ids(result: SimResult) -> list:
