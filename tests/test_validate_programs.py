@@ -74,21 +74,57 @@ def test_same_program_and_seed_give_the_same_report_bit_for_bit():
     assert a == b
 
 
-def test_placement_is_read_from_the_world_not_the_plan():
+def test_placement_is_read_from_the_world_not_the_plan(good_run):
     """Move the part in the recorded world after the run: the placement check must see it."""
-    from cellctl.model import load_program
-    from cellctl.simulate import simulate
-    from cellctl.validate import build_report
+    def nudge(trace):
+        last = np.array(trace.parts["bracket"][-1])
+        last[0, 3] += 0.02
+        trace.parts["bracket"][-1] = last
 
-    result = simulate(load_program(ROOT / "programs" / "pick_place.yaml"))
-    last = np.array(result.trace.parts["bracket"][-1])
-    last[0, 3] += 0.02
-    result.trace.parts["bracket"][-1] = last
-    check = build_report(result).check("placement")
+    check = _with_trace_edit(good_run, nudge).check("placement")
     assert not check.passed and "20." in check.detail
 
 
-def test_a_part_placed_twice_is_judged_at_each_place():
-    report = validate_file(str(ROOT / "tests" / "good" / "there_and_back.yaml"))
-    assert report.passed, [(c.name, c.detail) for c in report.failures]
-    assert [t["status"] for t in report.tasks] == ["done", "done", "done"]
+@pytest.fixture(scope="module")
+def good_run():
+    from cellctl.model import load_program
+    from cellctl.simulate import simulate
+
+    return simulate(load_program(ROOT / "programs" / "pick_place.yaml"))
+
+
+def _with_trace_edit(run, edit):
+    """The good run with one recorded fact changed: a check must see what the world did, not what was planned."""
+    import copy
+
+    from cellctl.validate import build_report
+
+    run = copy.deepcopy(run)
+    edit(run.trace)
+    return build_report(run)
+
+
+def test_limits_and_tracking_checks_read_the_simulated_joints(good_run):
+    def over_limit(trace):
+        trace.robots["arm"].q[500] = trace.robots["arm"].q[500].copy()
+        trace.robots["arm"].q[500][2] = trace.robots["arm"].upper[2] + 0.05
+
+    def too_fast(trace):
+        trace.robots["arm"].qd[600] = trace.robots["arm"].qd[600].copy()
+        trace.robots["arm"].qd[600][0] = 1.5 * trace.robots["arm"].velocity_limit[0]
+
+    report = _with_trace_edit(good_run, over_limit)
+    assert not report.check("joint_limits").passed and "elbow_joint" in report.check("joint_limits").detail
+    report = _with_trace_edit(good_run, too_fast)
+    assert not report.check("velocity_limits").passed and "150.0 %" in report.check("velocity_limits").detail
+    assert _with_trace_edit(good_run, lambda t: None).passed
+
+
+def test_collision_check_reads_the_recorded_contacts(good_run):
+    from cellctl.twin.trace import Contact
+
+    def hit(trace):
+        trace.contacts.append(Contact(trace.t[300], "arm/forearm_link", "table", 0.004, 250.0, (0.5, 0.0, 0.5)))
+
+    check = _with_trace_edit(good_run, hit).check("collision")
+    assert not check.passed and "arm/forearm_link hit table" in check.detail and check.task == "load_bracket"
