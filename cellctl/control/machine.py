@@ -45,13 +45,14 @@ class TaskMachine:
 
     STEPS: type[Enum]
     KIND: str
-    STEP_TIMEOUT = 60.0  # s of clock time a single step may take
+    STEP_TIMEOUT = 60.0  # s of clock time a step may take beyond the duration of the motion it commanded
 
     def __init__(self, task_id: str, ctx: RobotContext, on_event: Callable[[dict], None]):
         self.task_id, self.ctx, self._on_event = task_id, ctx, on_event
         self.failure: Failure | None = None
         self._pending: MotionHandle | Check | None = None
         self._since = 0.0
+        self._expected = 0.0  # s: duration of the motion the current step commanded
         steps = list(self.STEPS)
         self._process = steps[1:-2]
         self._begin = {}
@@ -75,11 +76,11 @@ class TaskMachine:
         now = self.ctx.clock.now()
         log.debug("t=%.3f %s %s %s -> %s", now, self.ctx.name, self.task_id, event.transition.source, self.state.name)
         self._on_event({"t": round(now, 6), "robot": self.ctx.name, "task": self.task_id, "machine": self.KIND,
-                        "from": event.transition.source.lower() if isinstance(event.transition.source, str) else str(event.transition.source),
+                        "from": event.transition.source.lower(),
                         "to": self.state.name.lower(),
                         **({"reason": f"{self.failure.check}: {self.failure.message}"} if self.state is self.STEPS.FAILED else {})})
         if self.state in self._begin:
-            self._since = now
+            self._since, self._expected = now, 0.0
             self._start_step()
 
     def _start_step(self) -> None:
@@ -124,13 +125,18 @@ class TaskMachine:
             if status in (MotionStatus.FAILED, MotionStatus.STOPPED):
                 self.fail(failure=Failure("tracking", f"{self.state.name.lower()}: {pending.reason}"))
                 return
-        if self.ctx.clock.now() - self._since > self.STEP_TIMEOUT:
-            self.fail(failure=Failure("completion", f"step {self.state.name.lower()} took longer than {self.STEP_TIMEOUT:.0f} s"))
+        if self.ctx.clock.now() - self._since > self._expected + self.STEP_TIMEOUT:
+            self.fail(failure=Failure("completion", f"step {self.state.name.lower()} took {self.STEP_TIMEOUT:.0f} s longer "
+                                                    f"than its motion ({self._expected:.1f} s) and was given up"))
 
     # motion helpers -----------------------------------------------------
+    def _execute(self, traj) -> MotionHandle:
+        self._expected = traj.duration
+        return self.ctx.robot.execute(traj)
+
     def move_ptp(self, q_goal: np.ndarray, speed_scale: float = 1.0) -> MotionHandle:
         arm, drv = self.ctx.arm, self.ctx.robot
-        return drv.execute(ptp(drv.state().q, q_goal, speed_scale * arm.limits.velocity, arm.max_accel, drv.period))
+        return self._execute(ptp(drv.state().q, q_goal, speed_scale * arm.limits.velocity, arm.max_accel, drv.period))
 
     def move_ptp_to_pose(self, T_world_tcp: SE3, what: str, speed_scale: float = 1.0) -> MotionHandle | Failure:
         res = self.ctx.arm.ik(T_world_tcp, self.ctx.robot.state().q, rng=self.ctx.rng)
@@ -144,7 +150,7 @@ class TaskMachine:
             traj = lin(self.ctx.arm, self.ctx.robot.state().q, T_world_tcp, speed, self.ctx.robot.period, self.ctx.rng)
         except PlanningError as exc:
             return Failure("reach", f"{what}: {exc}")
-        return self.ctx.robot.execute(traj)
+        return self._execute(traj)
 
 
 class AllOf:

@@ -117,13 +117,10 @@ def _features(node: YDict, owner: str) -> dict[str, Feature]:
     out = {}
     for name in section:
         entry = _entry(section, name, f"feature of '{owner}'")
-        check_keys(entry, f"feature '{owner}.{name}'", (), fields.POSE_KEYS + ("kind",))
         kind = fields.name(entry, "kind", f"feature '{owner}.{name}'") if "kind" in entry else "frame"
         if kind != "frame":
             raise entry.error("kind", f"feature kind '{kind}' is not supported yet; kinds: frame")
-        pose_node = YDict({k: v for k, v in entry.items() if k != "kind"})
-        pose_node.file, pose_node.line, pose_node.key_lines = entry.file, entry.line, entry.key_lines
-        out[str(name)] = Feature(str(name), fields.pose(pose_node, f"feature '{owner}.{name}'"), kind)
+        out[str(name)] = Feature(str(name), fields.pose(entry, f"feature '{owner}.{name}'", also=("kind",)), kind)
     return out
 
 

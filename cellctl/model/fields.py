@@ -45,13 +45,14 @@ def vector(node: YDict, key: str, what: str, n: int | None = 3) -> np.ndarray:
 POSE_KEYS = ("xyz", "xyz_mm", "rpy_deg", "rpy")
 
 
-def pose(node: Any, what: str, parent: YDict | None = None, key: str | None = None) -> SE3:
-    """A pose written as {xyz: [m], rpy_deg: [deg]} (or xyz_mm / rpy in rad); rpy is URDF's fixed-axis x-y-z."""
+def pose(node: Any, what: str, parent: YDict | None = None, key: str | None = None, also: tuple[str, ...] = ()) -> SE3:
+    """A pose written as {xyz: [m], rpy_deg: [deg]} (or xyz_mm / rpy in rad); rpy is URDF's fixed-axis x-y-z.
+    `also` names further keys the mapping may hold for its caller."""
     if not isinstance(node, YDict):
         if parent is not None:
             raise parent.error(key, f"{what} must be a pose like {{xyz: [0, 0, 0], rpy_deg: [0, 0, 0]}}")
         raise ValueError(what)
-    check_keys(node, what, (), POSE_KEYS)
+    check_keys(node, what, (), POSE_KEYS + also)
     if "xyz" in node and "xyz_mm" in node:
         raise node.error("xyz_mm", f"{what} gives both xyz and xyz_mm; keep one")
     if "rpy" in node and "rpy_deg" in node:
