@@ -66,13 +66,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be a whole number 0 or above, not {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cellctl", description="Robot cell controller: prove programs in a PyBullet twin.")
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="plan and run a program in the twin; check what really happened")
     v.add_argument("program", help="program file (YAML), e.g. programs/pick_place.yaml")
     v.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
-    v.add_argument("--seed", type=int, default=0, help="seed for IK restarts and planners (default 0)")
+    v.add_argument("--seed", type=_seed, default=0, help="seed for IK restarts and planners (default 0)")
     v.add_argument("-v", "--verbose", action="store_true", help="log what the controllers do")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")

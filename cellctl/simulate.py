@@ -12,7 +12,7 @@ from cellctl.twin.trace import SimResult
 from cellctl.twin.world import World
 
 SETTLE_AFTER = 0.5  # s simulated after the last task, so parts come to rest before they are judged
-TIME_LIMIT = 600.0  # s of simulated time
+TIME_LIMIT = 3600.0  # s of simulated time: a cycle still running then is stopped and reported
 
 
 def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick=None) -> SimResult:
@@ -33,10 +33,12 @@ def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick=None) -
             world.step()
             if on_tick is not None:
                 on_tick(world)
+        if not orch.finished:
+            orch.time_out(f"the simulation stopped at its limit of {TIME_LIMIT:.0f} s of cell time")
         end = world.t
         while world.t < end + SETTLE_AFTER:
             world.step()
         return SimResult(program, seed, world.trace, list(orch.tasks.values()), orch.events, orch.failure,
-                         orch.cycle_time, not orch.finished)
+                         orch.cycle_time, orch.timed_out)
     finally:
         world.close()

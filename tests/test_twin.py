@@ -126,3 +126,13 @@ def test_distances_between_bodies(cell):
         assert a.startswith("arm/") and b == "table"
         assert w.distance("bracket", "nest_fixture", within=0.01) is None
         assert w.distance("bracket", "table")[0] < 1e-3  # resting on it
+
+
+def test_a_resting_part_stays_put_for_a_minute(cell):
+    with World(cell) as w:
+        T0 = w.part_pose("bracket")
+        for _ in range(int(60 / w.dt)):
+            w.step()
+        T1 = w.part_pose("bracket")
+        assert np.linalg.norm(T1.t - T0.t) < 2e-4
+        assert np.degrees(np.linalg.norm((T0.inv() * T1).angvec()[0])) < 0.1

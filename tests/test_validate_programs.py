@@ -128,3 +128,29 @@ def test_collision_check_reads_the_recorded_contacts(good_run):
 
     check = _with_trace_edit(good_run, hit).check("collision")
     assert not check.passed and "arm/forearm_link hit table" in check.detail and check.task == "load_bracket"
+
+
+def test_a_cycle_cut_by_the_time_limit_reports_its_running_task(monkeypatch):
+    import cellctl.simulate as sim
+    from cellctl.model import load_program
+    from cellctl.validate import build_report
+
+    monkeypatch.setattr(sim, "TIME_LIMIT", 3.0)
+    report = build_report(sim.simulate(load_program(ROOT / "programs" / "pick_place.yaml")))
+    completion = report.check("completion")
+    assert not completion.passed and "limit of 3 s" in completion.detail and completion.task == "load_bracket"
+    assert report.cycle_time_s == pytest.approx(3.0, abs=0.01)
+    assert [t["status"] for t in report.tasks] == ["stopped", "not_run"]
+
+
+def test_takt_message_never_shows_two_different_times_as_equal(good_run):
+    import copy
+
+    from cellctl.validate.checks import check_cycle_time
+
+    run = copy.deepcopy(good_run)
+    run.program.takt_s = round(run.cycle_time - 3e-5, 6)
+    check = check_cycle_time(run)
+    assert not check.passed
+    cycle, takt = check.detail.split("cycle ")[1].split(" s")[0], check.detail.split("takt time of ")[1].split(" s")[0]
+    assert cycle != takt

@@ -66,6 +66,7 @@ class Orchestrator:
         self.active: dict[str, TaskRun] = {}
         self.failure: tuple[str, Failure] | None = None
         self.finished = False
+        self.timed_out = False
 
     def _ready(self, robot: str) -> Task | None:
         for t in self.program.tasks:
@@ -105,6 +106,14 @@ class Orchestrator:
 
     def _ready_any(self) -> Task | None:
         return next((t for r in self.contexts if (t := self._ready(r)) is not None), None)
+
+    def time_out(self, reason: str) -> None:
+        """The clock's owner ran out of time: stop the cell; running tasks end as 'stopped' with the reason."""
+        now = round(self.clock.now(), 6)
+        for run in self.active.values():
+            self.tasks[run.task.id].update(status="stopped", end_s=now, reason=f"completion: {reason}")
+        self.timed_out = True
+        self._stop_cell()
 
     def _stop_cell(self) -> None:
         """A failed task stops every robot where it is; running tasks are marked stopped, pending ones not run."""

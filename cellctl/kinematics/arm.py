@@ -13,6 +13,9 @@ from spatialmath import SE3
 from cellctl.errors import ProgramError
 
 
+NEAR_SEED = 1.0  # rad: an IK solution this close to its seed in every joint is taken without further restarts
+
+
 @dataclass
 class IKResult:
     """An IK answer: success, the joint angles (rad) and, on failure, a reason a user can act on."""
@@ -129,8 +132,8 @@ class Arm:
                 q = self._nearest_turn(np.asarray(sol.q, float), seed)
                 if best is None or np.linalg.norm(q - seed) < np.linalg.norm(best - seed):
                     best = q
-                if attempt == 0 or np.linalg.norm(q - seed) < 1.0:
-                    break
+                if np.max(np.abs(best - seed)) < NEAR_SEED:
+                    break  # the same configuration branch as the seed: no flip, look no further
         if best is not None:
             return IKResult(True, best)
         return IKResult(False, None, self._why_unreachable(T_base_flange))

@@ -62,6 +62,7 @@ class Trace:
     bodies: dict = field(default_factory=dict)  # body name -> kind: robot, fixture, part, floor
     mounts: dict = field(default_factory=dict)  # robot -> its base link (fixed to the world; its contacts are mounting)
     tool_links: dict = field(default_factory=dict)  # robot -> names of the links of its tool
+    finger_links: dict = field(default_factory=dict)  # robot -> names of its gripper's finger links
     layout_overlaps: list = field(default_factory=list)  # (a, b, depth m): bodies the cell lays out inside each other
 
     def index_at(self, t: float) -> int:

@@ -77,6 +77,7 @@ class World:
         for name, r in self.robots.items():
             self.trace.mounts[name] = self._links[r.body][-1]
             self.trace.tool_links[name] = sorted(self._links[r.body][j] for j in r.tool_links)
+            self.trace.finger_links[name] = sorted(self._links[r.body][j] for j in r.fingers)
         for name, r in self.robots.items():
             lim = r.arm.limits
             self.trace.robots[name] = RobotTrace(name, r.arm.joint_names, lim.lower, lim.upper, lim.velocity, lim.effort)
@@ -117,7 +118,10 @@ class World:
             self._com[name] = se3_from_pb(info[3], info[4])
             self._com_inv[name] = self._com[name].inv().A
             pb.resetBasePositionAndOrientation(body, *pb_from_se3(part.T_world_part * self._com[name]), physicsClientId=c)
-            pb.changeDynamics(body, -1, lateralFriction=PART_FRICTION, physicsClientId=c)
+            # friction anchors and a little spinning friction keep a resting part still: without them a bracket on
+            # a table creeps about 2 deg a minute in PyBullet, enough to fail a long cycle's grasp or placement
+            pb.changeDynamics(body, -1, lateralFriction=PART_FRICTION, spinningFriction=0.002, rollingFriction=1e-4,
+                              frictionAnchor=1, physicsClientId=c)
         for name, robot in self.cell.robots.items():
             self._build_robot(name, robot)
 

@@ -15,6 +15,7 @@ TRACKING_TOL = 0.01  # rad between commanded and simulated joint position
 PLACE_TOL_M = 0.003
 PLACE_TOL_RAD = np.radians(2.0)
 GRASP_SLIP_M = 0.002  # how far a held part may move relative to the TCP
+GRASP_WINDOW = 0.05  # s before the grasp is verified in which finger contacts count
 MIN_GRIP_DEPTH = 0.005  # m of finger pad on the part, along the approach axis: less is a grasp that would drop it
 
 
@@ -103,10 +104,10 @@ def check_grasp(result: SimResult) -> CheckResult:
         if verify is None:
             continue  # the pick never got to close its gripper: another check says why
         t_close = verify[0]
-        fingers = {c.a if c.b == task.part else c.b for c in trace.contacts
-                   if abs(c.t - t_close) < trace.dt / 2 and task.part in (c.a, c.b)
-                   and (c.a.startswith(task.robot + "/") or c.b.startswith(task.robot + "/"))}
-        touching = sorted(f for f in fingers if f.split("/", 1)[1] in trace.tool_links.get(task.robot, ()))
+        # the fingers that touched the part in the last moments of closing (one step alone can miss a contact)
+        window = [c for c in trace.contacts if t_close - GRASP_WINDOW <= c.t <= t_close + 1e-9 and task.part in (c.a, c.b)]
+        fingers = {c.a if c.b == task.part else c.b for c in window}
+        touching = sorted(f for f in fingers if f.startswith(task.robot + "/") and f.split("/", 1)[1] in trace.finger_links.get(task.robot, ()))
         held = [a for a in trace.attachments if a.part == task.part and a.robot == task.robot and a.action == "attach"
                 and abs(a.t - t_close) < 0.05]
         if len(touching) < 2 or not held:
@@ -191,8 +192,10 @@ def check_placement(result: SimResult) -> CheckResult:
 def check_completion(result: SimResult) -> CheckResult:
     bad = [t for t in result.tasks if t["status"] != "done"]
     if result.timed_out:
-        return CheckResult("completion", False, "the cycle did not finish within the simulation time limit", None,
-                           [{"task": t["id"], "status": t["status"]} for t in bad])
+        running = next((t for t in bad if t["status"] == "stopped"), bad[0] if bad else None)
+        return CheckResult("completion", False, (running or {}).get("reason", "completion: the cycle did not finish")[12:]
+                           + (f" (task {running['id']} was still running)" if running else ""), running and running["id"],
+                           [{"task": t["id"], "status": t["status"], "reason": t.get("reason")} for t in bad])
     if bad:
         failed = [t for t in bad if t["status"] == "failed"]
         detail = "; ".join(f"task {t['id']} {t['status']}" + (f": {t['reason']}" if "reason" in t else "") for t in failed + [t for t in bad if t not in failed])
@@ -201,10 +204,13 @@ def check_completion(result: SimResult) -> CheckResult:
 
 
 def check_cycle_time(result: SimResult) -> CheckResult:
-    takt = result.program.takt_s
-    if result.cycle_time > takt:
-        return CheckResult("cycle_time", False, f"cycle {result.cycle_time:.2f} s is over the takt time of {takt:.2f} s")
-    return CheckResult("cycle_time", True, f"cycle {result.cycle_time:.2f} s within the takt time of {takt:.2f} s")
+    takt, cycle = result.program.takt_s, result.cycle_time
+    digits = 2
+    while digits < 6 and f"{cycle:.{digits}f}" == f"{takt:.{digits}f}" and cycle != takt:
+        digits += 1  # show enough digits that two different times never read the same
+    if cycle > takt:
+        return CheckResult("cycle_time", False, f"cycle {cycle:.{digits}f} s is over the takt time of {takt:.{digits}f} s")
+    return CheckResult("cycle_time", True, f"cycle {cycle:.{digits}f} s within the takt time of {takt:.{digits}f} s")
 
 
 def run_checks(result: SimResult) -> list[CheckResult]:

@@ -98,9 +98,10 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
         p = pairs.get(key)
         if p is None:
             robots = [r for r in (_body(c.a), _body(c.b)) if kinds.get(r) == "robot"]
-            holder = next((h.robot for x in (_body(c.a), _body(c.b)) if (h := held_by(x, c.t))), None)
-            who = robots[0] if robots else holder
-            task, machine, step = timeline.at(who, c.t) if who else (None, None, None)
+            robots += [h.robot for x in (_body(c.a), _body(c.b)) if (h := held_by(x, c.t))]
+            # name the task of a robot that was working (a robot standing idle may be the one that was hit)
+            phases = [timeline.at(r, c.t) for r in robots]
+            task, machine, step = next((p for p in phases if p[0]), (None, None, None))
             pairs[key] = {"a": c.a, "b": c.b, "t_first_s": round(c.t, 4), "t_last_s": round(c.t, 4),
                           "max_depth_mm": round(c.depth * 1000, 2), "max_force_n": round(c.force, 1),
                           "where": list(c.where), "task": task, "step": f"{machine}.{step}" if machine else None}
