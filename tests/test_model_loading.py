@@ -99,7 +99,7 @@ def test_duplicate_key_is_an_error(tmp_path):
 
 def test_home_must_have_one_angle_per_joint(tmp_path):
     text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace("home_deg: [0, -100, 65, -55, -90, 0]", "home_deg: [0, -100, 65]")
-    with pytest.raises(ProgramError, match=r"home_deg' of robot 'arm' \(its URDF has 6 joints\) must have 6 numbers") as exc:
+    with pytest.raises(ProgramError, match=r"home_deg' of robot 'arm' \(its arm has 6 joints\) must have 6 numbers") as exc:
         load_cell(write(tmp_path, "cell.yaml", text))
     assert exc.value.line == 10
 

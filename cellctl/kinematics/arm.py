@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 from spatialmath import SE3
 
 from cellctl.errors import ProgramError
+from cellctl.model.urdf_info import Chain, chain
 
 
 NEAR_SEED = 1.0  # rad: an IK solution this close to its seed in every joint is taken without further restarts
@@ -33,52 +33,27 @@ class JointLimits:
     effort: np.ndarray  # N m
 
 
-def _chain(urdf: Path, flange: str) -> tuple[list[str], str]:
-    """Movable joints from the base to the flange, in order, and the link the second joint turns."""
-    root = ET.parse(urdf).getroot()
-    parent_joint = {j.find("child").get("link"): j for j in root.iter("joint")}
-    if flange not in parent_joint:
-        raise ProgramError(f"no link '{flange}' ends a chain in this URDF", str(urdf))
-    joints, link = [], flange
-    while link in parent_joint:
-        j = parent_joint[link]
-        if j.get("type") in ("revolute", "continuous", "prismatic"):
-            joints.append(j)
-        link = j.find("parent").get("link")
-    joints.reverse()
-    shoulder = joints[1].find("parent").get("link") if len(joints) > 1 else link
-    return [j.get("name") for j in joints], shoulder
-
-
 @lru_cache(maxsize=16)
 def _load(urdf: Path, flange: str):
     from roboticstoolbox import Robot as RtbRobot
     from roboticstoolbox.models.URDF.URDFRobot import URDF_file
 
+    info = chain(urdf, flange)
     try:
         elinks, name, *_ = URDF_file(urdf)
         robot = RtbRobot(elinks, name=name)
     except Exception as exc:  # roboticstoolbox raises several kinds; the user needs one message
         raise ProgramError(f"roboticstoolbox cannot read this URDF: {exc}", str(urdf)) from exc
-    joint_names, shoulder = _chain(urdf, flange)
     ets = robot.ets(end=flange)
-    p_shoulder = robot.fkine(np.zeros(robot.n), end=shoulder).A[:3, 3] if shoulder != robot.base_link.name else np.zeros(3)
-    return ets, joint_names, p_shoulder
+    p_shoulder = robot.fkine(np.zeros(robot.n), end=info.shoulder).A[:3, 3] if info.shoulder != robot.base_link.name else np.zeros(3)
+    return ets, info, p_shoulder
 
 
-def _limits(urdf: Path, joint_names: list[str]) -> JointLimits:
-    root = ET.parse(urdf).getroot()
-    by_name = {j.get("name"): j for j in root.iter("joint")}
-    rows = []
-    for name in joint_names:
-        lim = by_name[name].find("limit")
-        if lim is None:
-            raise ProgramError(f"joint '{name}' has no <limit>; cellctl needs lower, upper, velocity and effort", str(urdf))
-        rows.append([float(lim.get(k, "nan")) for k in ("lower", "upper", "velocity", "effort")])
-    arr = np.array(rows)
-    if not np.all(np.isfinite(arr)):
-        raise ProgramError("every joint <limit> needs lower, upper, velocity and effort", str(urdf))
-    return JointLimits(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
+def _limits(urdf: Path, info: Chain) -> JointLimits:
+    rows = np.array([[j.lower, j.upper, j.velocity, j.effort] for j in info.joints])
+    if not np.all(np.isfinite(rows)):
+        raise ProgramError("every arm joint needs a <limit> with lower, upper, velocity and effort", str(urdf))
+    return JointLimits(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
 
 
 class Arm:
@@ -93,9 +68,10 @@ class Arm:
         self.urdf = Path(urdf)
         self.T_world_base = SE3(T_world_base)
         self.T_flange_tcp = SE3(T_flange_tcp)
-        self.ets, self.joint_names, self.p_shoulder = _load(self.urdf.resolve(), flange)
+        self.ets, info, self.p_shoulder = _load(self.urdf.resolve(), flange)
+        self.joint_names = info.names
         self.n = self.ets.n
-        self.limits = _limits(self.urdf, self.joint_names)
+        self.limits = _limits(self.urdf, info)
         self.max_accel = np.asarray(max_accel, float) if max_accel is not None else 2.0 * self.limits.velocity
         if self.max_accel.shape != (self.n,):
             raise ProgramError(f"accel_deg_s2 needs {self.n} values, one a joint")

@@ -9,7 +9,7 @@ import numpy as np
 from spatialmath import SE3
 
 from cellctl.model import fields
-from cellctl.model.urdf_info import movable_joints, urdf_info
+from cellctl.model.urdf_info import chain, urdf_info
 from cellctl.model.yamlsource import YDict, check_keys, display_path, load_yaml
 
 
@@ -138,9 +138,10 @@ def load_cell(path: Path) -> Cell:
             raise entry.error("kind", f"tool kind '{entry['kind']}' is unknown; kinds: {', '.join(TOOL_KINDS)}")
         tcp = fields.pose(entry["tcp"], f"tcp of tool '{name}'", entry, "tcp") if "tcp" in entry else SE3()
         tool_urdf = fields.file_path(entry, "urdf", f"tool '{name}'", ".urdf")
-        fingers = movable_joints(tool_urdf)
-        if entry["kind"] == "gripper" and len(fingers) != 2:
-            raise entry.error("urdf", f"gripper '{name}': {entry['urdf']} must have two prismatic finger joints, it has {len(fingers)} movable joints")
+        moving = urdf_info(tool_urdf).movable
+        if entry["kind"] == "gripper" and (len(moving) != 2 or any(j.type != "prismatic" for j in moving)):
+            raise entry.error("urdf", f"gripper '{name}': {entry['urdf']} must have exactly two prismatic finger joints "
+                                      f"(it has {', '.join(f'{j.name} ({j.type})' for j in moving) or 'no movable joints'})")
         tools[name] = Tool(name, entry["kind"], tool_urdf, tcp)
 
     robots = {}
@@ -159,19 +160,19 @@ def load_cell(path: Path) -> Cell:
                 raise entry.error("tool", f"robot '{name}' names tool '{entry['tool']}', which is not in {display_path(path)}; tools: {known}")
             tool = tools[entry["tool"]]
         urdf = fields.file_path(entry, "urdf", f"robot '{name}'", ".urdf")
-        info = urdf_info(urdf)
-        n = len(info.joints)
-        if n == 0:
-            raise entry.error("urdf", f"robot '{name}': {entry['urdf']} has no movable joints")
-        if FLANGE not in info.links:
+        if FLANGE not in urdf_info(urdf).links:
             raise entry.error("urdf", f"robot '{name}': {entry['urdf']} has no link '{FLANGE}'; cellctl mounts tools on a "
                                       f"flange link of that name (add it with a fixed joint at the end of the arm)")
-        home = np.radians(fields.vector(entry, "home_deg", f"robot '{name}' (its URDF has {n} joints)", n))
-        outside = np.flatnonzero((home < info.lower - 1e-9) | (home > info.upper + 1e-9))
+        arm = chain(urdf, FLANGE)
+        n = len(arm.joints)
+        if n == 0:
+            raise entry.error("urdf", f"robot '{name}': {entry['urdf']} has no movable joints between its base and '{FLANGE}'")
+        home = np.radians(fields.vector(entry, "home_deg", f"robot '{name}' (its arm has {n} joints)", n))
+        outside = np.flatnonzero((home < arm.lower - 1e-9) | (home > arm.upper + 1e-9))
         if outside.size:
             j = int(outside[0])
-            raise entry.error("home_deg", f"home_deg of robot '{name}' puts {info.joints[j]} at {np.degrees(home[j]):g} deg, outside its "
-                                          f"limits [{np.degrees(info.lower[j]):g}, {np.degrees(info.upper[j]):g}] deg")
+            raise entry.error("home_deg", f"home_deg of robot '{name}' puts {arm.names[j]} at {np.degrees(home[j]):g} deg, outside its "
+                                          f"limits [{np.degrees(arm.lower[j]):g}, {np.degrees(arm.upper[j]):g}] deg")
         accel = np.radians(fields.vector(entry, "accel_deg_s2", f"robot '{name}' (one a joint)", n)) if "accel_deg_s2" in entry else None
         if accel is not None and np.any(accel <= 0):
             raise entry.error("accel_deg_s2", f"'accel_deg_s2' of robot '{name}' must all be greater than 0")

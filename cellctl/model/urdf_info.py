@@ -1,4 +1,5 @@
-"""What the loaders need to know of a URDF without a simulator: that it parses, its links and movable joints."""
+"""What cellctl needs to know of a URDF without a simulator: that it is a valid tree, its links, its
+joints and their limits, and the chain from the base to a flange. Every defect is a ProgramError."""
 
 from __future__ import annotations
 
@@ -13,20 +14,70 @@ from cellctl.errors import ProgramError
 from cellctl.model.yamlsource import display_path
 
 MOVABLE = ("revolute", "continuous", "prismatic")
+SHAPES = {"box": ("size", 3), "cylinder": ("radius", 1), "sphere": ("radius", 1)}
+
+
+@dataclass(frozen=True)
+class Joint:
+    name: str
+    type: str
+    parent: str
+    child: str
+    lower: float  # rad or m; -inf/inf where unlimited
+    upper: float
+    velocity: float  # rad/s or m/s; nan where the URDF gives none
+    effort: float  # N m or N; nan where the URDF gives none
 
 
 @dataclass(frozen=True)
 class URDFInfo:
-    collisions: int  # number of <collision> elements: a body with none cannot touch anything in the twin
+    root: str
     links: frozenset
-    joints: tuple  # movable joint names, in file order
-    lower: np.ndarray  # joint limits; -inf/inf where the URDF gives none
-    upper: np.ndarray
+    joints: tuple  # every joint (Joint), in file order
+    collisions: int  # number of <collision> elements: a body with none cannot touch anything in the twin
+
+    @property
+    def movable(self) -> tuple:
+        return tuple(j for j in self.joints if j.type in MOVABLE)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The movable joints from the root to a flange link, in order, and the shoulder: the link the first
+    joint turns (the centre of the arm's reach sphere is the second joint's origin on it)."""
+
+    joints: tuple
+    shoulder: str
+
+    @property
+    def names(self) -> list[str]:
+        return [j.name for j in self.joints]
+
+    @property
+    def lower(self) -> np.ndarray:
+        return np.array([j.lower for j in self.joints])
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.array([j.upper for j in self.joints])
+
+
+def _float(element: ET.Element, attr: str, default: float, where: str, shown: str) -> float:
+    text = element.get(attr)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ProgramError(f"{where}: {attr}=\"{text}\" must be a number in SI units (m, rad)", shown)
+    if not np.isfinite(value):
+        raise ProgramError(f"{where}: {attr}=\"{text}\" must be a finite number", shown)
+    return value
 
 
 @lru_cache(maxsize=64)
 def urdf_info(urdf: Path) -> URDFInfo:
-    """Links, movable joints and their limits; ProgramError (with the URDF's line) if it is not valid URDF."""
+    """Parse and check a URDF: one root, joints between existing links, numeric limits, sound geometry."""
     shown = display_path(urdf)
     try:
         root = ET.parse(urdf).getroot()
@@ -34,26 +85,53 @@ def urdf_info(urdf: Path) -> URDFInfo:
         raise ProgramError(f"not valid XML ({exc}); fix the URDF", shown, exc.position[0] if exc.position else None)
     if root.tag != "robot":
         raise ProgramError("a URDF's top element must be <robot>", shown, 1)
-    links = frozenset(link.get("name") for link in root.findall("link"))
+    links = [link.get("name") for link in root.findall("link")]
     if not links:
         raise ProgramError("a URDF needs at least one <link>", shown, 1)
     for link in root.findall("link"):
         for geometry in link.iter("geometry"):
             for shape in geometry:
                 _check_shape(shape, link.get("name"), urdf, shown)
-    collisions = sum(1 for _ in root.iter("collision"))
-    joints, lower, upper = [], [], []
+    joints, children = [], set()
     for j in root.findall("joint"):
-        if j.get("type") in MOVABLE:
-            lim = j.find("limit")
-            joints.append(j.get("name"))
-            continuous = j.get("type") == "continuous" or lim is None
-            lower.append(-np.inf if continuous else float(lim.get("lower", "-inf")))
-            upper.append(np.inf if continuous else float(lim.get("upper", "inf")))
-    return URDFInfo(collisions, links, tuple(joints), np.array(lower), np.array(upper))
+        name, parent, child = j.get("name"), j.find("parent"), j.find("child")
+        if parent is None or child is None or parent.get("link") not in links or child.get("link") not in links:
+            raise ProgramError(f"joint '{name}' must join two links of this URDF with <parent link=...> and <child link=...>", shown)
+        if child.get("link") in children:
+            raise ProgramError(f"link '{child.get('link')}' is the child of two joints; a URDF is a tree", shown)
+        children.add(child.get("link"))
+        lim = j.find("limit")
+        where = f"joint '{name}' <limit>"
+        limited = j.get("type") in ("revolute", "prismatic") and lim is not None
+        lower = _float(lim, "lower", 0.0, where, shown) if limited else -np.inf
+        upper = _float(lim, "upper", 0.0, where, shown) if limited else np.inf
+        if limited and lower > upper:
+            raise ProgramError(f"{where}: lower {lower} is above upper {upper}", shown)
+        velocity = _float(lim, "velocity", np.nan, where, shown) if lim is not None else np.nan
+        effort = _float(lim, "effort", np.nan, where, shown) if lim is not None else np.nan
+        joints.append(Joint(name, j.get("type"), parent.get("link"), child.get("link"), lower, upper, velocity, effort))
+    roots = [link for link in links if link not in children]
+    if len(roots) != 1:
+        raise ProgramError(f"a URDF needs exactly one root link (one that no joint moves); it has {len(roots)}: "
+                           f"{', '.join(roots)}", shown)
+    return URDFInfo(roots[0], frozenset(links), tuple(joints), sum(1 for _ in root.iter("collision")))
 
 
-SHAPES = {"box": ("size", 3), "cylinder": ("radius", 1), "sphere": ("radius", 1)}
+def chain(urdf: Path, flange: str) -> Chain:
+    """The base-to-flange chain of a robot URDF (ProgramError if the flange link is missing)."""
+    info = urdf_info(urdf)
+    if flange not in info.links:
+        raise ProgramError(f"no link '{flange}'; cellctl mounts tools on a flange link of that name (add it with a "
+                           f"fixed joint at the end of the arm)", display_path(urdf))
+    by_child = {j.child: j for j in info.joints}
+    movable, link = [], flange
+    while link in by_child:
+        j = by_child[link]
+        if j.type in MOVABLE:
+            movable.append(j)
+        link = j.parent
+    movable.reverse()
+    return Chain(tuple(movable), movable[0].child if movable else info.root)
 
 
 def _check_shape(shape: ET.Element, link: str, urdf: Path, shown: str) -> None:
@@ -77,7 +155,3 @@ def _check_shape(shape: ET.Element, link: str, urdf: Path, shown: str) -> None:
         if len(values) != n or not all(np.isfinite(v) and v > 0 for v in values):
             raise ProgramError(f"link '{link}': <{shape.tag} {attr}=\"{shape.get(attr, '')}\"> needs {n} positive number"
                                f"{'s' if n > 1 else ''}", shown)
-
-
-def movable_joints(urdf: Path) -> tuple[str, ...]:
-    return urdf_info(urdf).joints
