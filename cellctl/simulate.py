@@ -20,13 +20,14 @@ def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick=None) -
     world = World(program.cell, gui=gui)
     try:
         clock = WorldClock(world)
-        rng = np.random.default_rng(seed)
+        # each robot draws from its own stream, so adding a task for one robot never changes another's motions
+        streams = dict(zip(program.cell.robots, np.random.SeedSequence(seed).spawn(len(program.cell.robots))))
         book = PartBook({name: part.T_world_part for name, part in program.cell.parts.items()})
         contexts = {}
         for name, robot in program.cell.robots.items():
             gripper = SimGripperDriver(world, name) if robot.tool and robot.tool.kind == "gripper" else None
             contexts[name] = RobotContext(name, world.robots[name].arm, SimRobotDriver(world, name), gripper, clock,
-                                          rng, robot.home, book)
+                                          np.random.default_rng(streams[name]), book)
         orch = Orchestrator(program, contexts, clock)
         while not orch.finished and world.t < TIME_LIMIT:
             orch.tick()

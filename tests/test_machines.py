@@ -27,7 +27,7 @@ def rig():
     clock = FakeClock()
     arm = Arm(ROOT / "urdf/robots/arm6.urdf", SE3.Rz(np.pi), SE3.Tz(0.14))
     robot, gripper = FakeRobot(clock, HOME), FakeGripper(clock)
-    ctx = RobotContext("arm", arm, robot, gripper, clock, np.random.default_rng(0), HOME, PartBook({"bracket": PART_POSE}))
+    ctx = RobotContext("arm", arm, robot, gripper, clock, np.random.default_rng(0), PartBook({"bracket": PART_POSE}))
     return ctx, clock, robot, gripper
 
 

@@ -27,5 +27,4 @@ class RobotContext:
     gripper: GripperDriver | None
     clock: Clock
     rng: np.random.Generator
-    home: np.ndarray
     parts: PartBook

@@ -75,7 +75,7 @@ class TaskMachine:
     def _changed(self, event) -> None:
         now = self.ctx.clock.now()
         log.debug("t=%.3f %s %s %s -> %s", now, self.ctx.name, self.task_id, event.transition.source, self.state.name)
-        self._on_event({"t": round(now, 6), "robot": self.ctx.name, "task": self.task_id, "machine": self.KIND,
+        self._on_event({"t": now, "robot": self.ctx.name, "task": self.task_id, "machine": self.KIND,
                         "from": event.transition.source.lower(),
                         "to": self.state.name.lower(),
                         **({"reason": f"{self.failure.check}: {self.failure.message}"} if self.state is self.STEPS.FAILED else {})})

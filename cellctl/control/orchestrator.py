@@ -78,7 +78,7 @@ class Orchestrator:
         """Start what can start, poll every running task machine once."""
         if self.finished:
             return
-        now = round(self.clock.now(), 6)
+        now = self.clock.now()
         for robot, ctx in self.contexts.items():
             if robot not in self.active:
                 task = self._ready(robot)
@@ -91,7 +91,7 @@ class Orchestrator:
             if run.done:
                 del self.active[robot]
                 record = self.tasks[run.task.id]
-                record["end_s"] = round(self.clock.now(), 6)
+                record["end_s"] = self.clock.now()
                 if run.failure:
                     record.update(status="failed", reason=f"{run.failure.check}: {run.failure.message}")
                     self.failure = (run.task.id, run.failure)
@@ -109,7 +109,7 @@ class Orchestrator:
 
     def time_out(self, reason: str) -> None:
         """The clock's owner ran out of time: stop the cell; running tasks end as 'stopped' with the reason."""
-        now = round(self.clock.now(), 6)
+        now = self.clock.now()
         for run in self.active.values():
             self.tasks[run.task.id].update(status="stopped", end_s=now, reason=f"completion: {reason}")
         self.timed_out = True
@@ -121,7 +121,7 @@ class Orchestrator:
             ctx.robot.stop()
             if ctx.gripper is not None:
                 ctx.gripper.stop()
-        now = round(self.clock.now(), 6)
+        now = self.clock.now()
         for robot, run in self.active.items():
             self.tasks[run.task.id].update(status="stopped", end_s=now)
         self.active.clear()

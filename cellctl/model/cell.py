@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,15 @@ def _section(doc: YDict, key: str) -> YDict:
     return value
 
 
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+RESERVED = ("floor",)  # the twin's own bodies
+
+
 def _entry(section: YDict, name: str, what: str) -> YDict:
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise section.error(name, f"{what} name '{name}' must start with a letter and hold only letters, digits, _ and -")
+    if name in RESERVED:
+        raise section.error(name, f"'{name}' is the name of the twin's own ground; name the {what} otherwise")
     value = section[name]
     if not isinstance(value, YDict):
         raise section.error(name, f"{what} '{name}' must be a mapping, like {{urdf: ..., pose: {{xyz: [0, 0, 0]}}}}")

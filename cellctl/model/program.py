@@ -51,8 +51,6 @@ class Program:
     def shown(self) -> str:
         return display_path(self.file)
 
-    def task(self, task_id: str) -> Task:
-        return next(t for t in self.tasks if t.id == task_id)
 
 
 TASK_KEYS = ("id", "robot", "after", "pick", "place", "grasp", "move", "approach_mm", "lin_speed_mm_s", "speed_pct")

@@ -26,9 +26,6 @@ class RobotTrace:
     tcp: list = field(default_factory=list)  # 4x4 world pose of the TCP, as simulated
     fingers: list = field(default_factory=list)  # finger joint positions (m)
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.array(getattr(self, k)) for k in ("q", "qd", "tau", "q_cmd", "tcp", "fingers")}
-
 
 @dataclass(frozen=True)
 class Contact:

@@ -57,6 +57,7 @@ class World:
         self.cell = cell
         self.dt = dt
         self.t = 0.0
+        self.steps = 0
         self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
         self._tmp = tempfile.TemporaryDirectory(prefix="cellctl-")
         self._before: list[Callable[[float], None]] = []
@@ -72,7 +73,11 @@ class World:
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
         pb.setTimeStep(dt, physicsClientId=c)
         pb.setPhysicsEngineParameter(deterministicOverlappingPairs=1, numSolverIterations=100, physicsClientId=c)
-        self._build()
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
         self.trace = Trace(dt, bodies=dict(self.kinds))
         for name, r in self.robots.items():
             self.trace.mounts[name] = self._links[r.body][-1]
@@ -210,7 +215,8 @@ class World:
             fn(self.t)
         self._apply_commands()
         pb.stepSimulation(physicsClientId=self.client)
-        self.t = round(self.t + self.dt, 9)
+        self.steps += 1
+        self.t = round(self.steps * self.dt, 9)  # counted, not summed: no drift over long cycles
         self._record()
         for fn in self._after:
             fn(self.t)
@@ -268,10 +274,6 @@ class World:
     def part_pose(self, part: str) -> SE3:
         """World pose of a part's URDF frame, as simulated."""
         return SE3(self.part_matrix(part), check=False)
-
-    def part_speed(self, part: str) -> float:
-        lin, ang = pb.getBaseVelocity(self.ids[part], physicsClientId=self.client)
-        return float(np.linalg.norm(lin) + 0.1 * np.linalg.norm(ang))
 
     def finger_contacts(self, robot: str) -> list[set[str]]:
         """For each finger, the parts it touches now."""

@@ -19,4 +19,4 @@ def build_report(result: SimResult) -> Report:
     checks = sorted(run_checks(result), key=lambda c: (c.passed, SEVERITY.index(c.name)))
     prog = result.program
     return Report(prog.name, display_path(prog.file), prog.cell.name, prog.cell.shown, result.seed,
-                  all(c.passed for c in checks), round(result.cycle_time, 6), prog.takt_s, checks, result.tasks, result.events)
+                  all(c.passed for c in checks), result.cycle_time, prog.takt_s, checks, result.tasks, result.events)

@@ -92,14 +92,14 @@ def check_tracking(result: SimResult) -> CheckResult:
                     f"simulated joints followed their commands within {np.degrees(worst):.2f} deg")
 
 
-def _pick_task_ids(result: SimResult) -> list:
+def _pick_tasks(result: SimResult) -> list:
     return [t for t in result.program.tasks if t.kind in ("pick", "pick_place")]
 
 
 def check_grasp(result: SimResult) -> CheckResult:
     trace, tl = result.trace, Timeline(result.events)
     findings = []
-    for task in _pick_task_ids(result):
+    for task in _pick_tasks(result):
         verify = tl.step_times(task.robot, task.id, "pick", "verify_grasp")
         if verify is None:
             continue  # the pick never got to close its gripper: another check says why
@@ -136,7 +136,7 @@ def check_grasp(result: SimResult) -> CheckResult:
                  if not any(f["task"] == t["id"] for f in findings)]
     if findings:
         return CheckResult("grasp", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
-    n = len(_pick_task_ids(result))
+    n = len(_pick_tasks(result))
     return CheckResult("grasp", True, f"{n} grasp{'s' if n != 1 else ''}: both fingers on the part at least "
                                       f"{MIN_GRIP_DEPTH * 1000:.0f} mm deep, no slip in the hand")
 
