@@ -147,3 +147,18 @@ s.append('</robot>\n')
 (OUT/'parts').mkdir(parents=True, exist_ok=True)
 (OUT/'parts/bracket.urdf').write_text(''.join(s))
 print('ok', m)
+
+# ---------------------------------------------------------------- pallet (a carrier a bracket can ride on)
+WOOD2 = ('pallet', (0.6, 0.5, 0.3, 1))
+s = ['<?xml version="1.0"?>\n<!-- Small carrier for cellctl: 300 x 50 x 10 mm board with a 40 mm handle block at one end to grip\n'
+     '     by; a bracket can ride on its free end. Frame at the centre of the bottom face. -->\n<robot name="pallet">\n']
+mb, mh = 700*0.30*0.05*0.01, 700*0.04*0.05*0.03
+m = mb + mh
+com = ((-0.12*mh)/m, 0, (0.005*mb + 0.025*mh)/m)
+Ib, Ih = box_I(mb, 0.30, 0.05, 0.01), box_I(mh, 0.04, 0.05, 0.03)
+I = tuple(a + b for a, b in zip(Ib, Ih))
+I = (I[0], I[1] + mh*0.12**2*0.8, I[2] + mh*0.12**2*0.8)  # parallel-axis share of the handle, roughly
+body = inertial(m, com, I) + geom('box', (0.30, 0.05, 0.01), (0, 0, 0.005), color=WOOD2) + geom('box', (0.04, 0.05, 0.03), (-0.12, 0, 0.025), color=WOOD2)
+s.append(link('pallet', body))
+s.append('</robot>\n')
+(OUT/'parts/pallet.urdf').write_text(''.join(s))

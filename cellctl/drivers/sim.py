@@ -12,6 +12,7 @@ SETTLE_TOL = 2e-3  # rad: how close to a trajectory's end the arm must come to b
 SETTLE_TIMEOUT = 1.0  # s after a trajectory's end before a move that has not arrived FAILS
 GRIP_STILL = 2e-3  # m/s: fingers slower than this have stopped
 GRIP_TIMEOUT = 3.0  # s
+GRIP_SQUEEZE = 5e-4  # m the jaws are driven past first contact, to keep pressing on the part
 
 
 class SimMotion:
@@ -106,8 +107,10 @@ class SimGripperDriver:
 
     def state(self) -> GripperState:
         pos, vel = self.world.finger_state(self.name)
+        touched = self.world.finger_contacts(self.name)
+        between = bool(touched and set.intersection(*touched))
         return GripperState(self.world.t, float(pos.mean()), bool(np.abs(vel).max() > GRIP_STILL),
-                            self.world.held_part(self.name) is not None)
+                            self.world.held_part(self.name) is not None or between)
 
     def open(self) -> SimMotion:
         self.world.detach(self.name)
@@ -136,15 +139,19 @@ class SimGripperDriver:
             return
         pos, vel = self.world.finger_state(self.name)
         arrived = np.abs(pos - self._target).max() < 1e-3
-        still = np.abs(vel).max() < GRIP_STILL and t - self._t0 > 0.1
-        if self._closing and (still or arrived):
+        if self._closing:
             touched = self.world.finger_contacts(self.name)
             common = set.intersection(*touched) if touched else set()
-            if common and not arrived:
+            if common:
+                # both jaws on one part: hold them there, pressing lightly and symmetrically (like the coupled
+                # jaws of a real parallel gripper), so the part is not pushed around in a squeeze
+                self.world.command_fingers(self.name, float(pos.mean()) - GRIP_SQUEEZE)
                 self.world.attach(self.name, sorted(common)[0])
-            h._end(MotionStatus.DONE)
-            self._handle = None
-        elif not self._closing and arrived:
+            if common or arrived or (np.abs(vel).max() < GRIP_STILL and t - self._t0 > 0.1):
+                h._end(MotionStatus.DONE)
+                self._handle = None
+                return
+        if not self._closing and arrived:
             h._end(MotionStatus.DONE)
             self._handle = None
         elif t - self._t0 > GRIP_TIMEOUT:

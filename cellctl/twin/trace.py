@@ -45,7 +45,7 @@ class Attachment:
     action: str  # "attach" | "detach"
     robot: str
     part: str
-    grip_depths: tuple = ()  # per finger, m along the approach axis (attach only)
+    grip_depths: tuple = ()  # per finger, how deep it reaches over the part along the approach axis, m (attach only)
 
 
 @dataclass

@@ -25,6 +25,7 @@ POSITION_GAIN = 0.6  # PyBullet motor gains of the simulated joint servos
 VELOCITY_GAIN = 1.0
 FINGER_FRICTION = 1.2
 PART_FRICTION = 0.8
+TOUCH = 1e-4  # m: bodies closer than this touch (the same threshold for grasps and for collisions)
 LAYOUT_TOL = 2e-3  # m: bodies laid out overlapping by more than this are a fault of the cell (margins are ~1 mm)
 
 
@@ -281,7 +282,7 @@ class World:
         out = []
         for j in r.fingers:
             pts = pb.getContactPoints(bodyA=r.body, linkIndexA=j, physicsClientId=self.client)
-            out.append({self._names[p[2]] for p in pts if self.kinds.get(self._names.get(p[2], ""), "") == "part" and p[8] < 1e-3})
+            out.append({self._names[p[2]] for p in pts if self.kinds.get(self._names.get(p[2], ""), "") == "part" and p[8] < TOUCH})
         return out
 
     def distance(self, a: str, b: str, within: float = 1.0) -> tuple[float, str, str] | None:
@@ -308,15 +309,25 @@ class World:
         self.trace.attachments.append(Attachment(self.t, "attach", robot, part, self._grip_depths(robot, part)))
 
     def _grip_depths(self, robot: str, part: str) -> tuple:
-        """How far along the tool's approach axis each finger's contact with the part extends (m); None for a
-        finger touching at a single point, where no extent can be read."""
-        r = self.robots[robot]
+        """How deep each finger reaches over the part along the tool's approach axis (m): the larger of the
+        extent of its contact patch and the overlap of the finger's and the part's bounding boxes (a point
+        contact, on a sphere or a rod, has no patch extent but can still be gripped deep)."""
+        c, r = self.client, self.robots[robot]
         axis = self.tcp_matrix(robot)[:3, 2]
+
+        def along(aabb) -> np.ndarray:
+            lo, hi = np.array(aabb[0]), np.array(aabb[1])
+            corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+            return corners @ axis
+
+        part_near = float(along(pb.getAABB(self.ids[part], -1, physicsClientId=c)).min())
         depths = []
         for j in r.fingers:
-            pts = pb.getContactPoints(bodyA=r.body, bodyB=self.ids[part], linkIndexA=j, physicsClientId=self.client)
-            along = [float(np.dot(p[5], axis)) for p in pts]
-            depths.append(max(along) - min(along) if len(along) > 1 else None)
+            pts = pb.getContactPoints(bodyA=r.body, bodyB=self.ids[part], linkIndexA=j, physicsClientId=c)
+            patch = [float(np.dot(p[5], axis)) for p in pts]
+            extent = max(patch) - min(patch) if patch else 0.0
+            overlap = float(along(pb.getAABB(r.body, j, physicsClientId=c)).max()) - part_near
+            depths.append(max(extent, overlap))
         return tuple(depths)
 
     def detach(self, robot: str) -> None:
@@ -355,7 +366,7 @@ class World:
         pairs: dict[tuple[str, str], list] = {}
         for p in pb.getContactPoints(physicsClientId=self.client):
             depth = -p[8]
-            if depth < 0.0:
+            if p[8] >= TOUCH:
                 continue
             a, b = self._name(p[1], p[3]), self._name(p[2], p[4])
             if a > b:

@@ -115,7 +115,7 @@ def check_grasp(result: SimResult) -> CheckResult:
                              "reason": f"fingers closed on air: {len(touching)} of 2 fingers touched '{task.part}'"
                                        if not touching else f"only {', '.join(touching)} touched '{task.part}'"})
             continue
-        shallow = [d for d in held[0].grip_depths if d is not None and d < MIN_GRIP_DEPTH]
+        shallow = [d for d in held[0].grip_depths if d < MIN_GRIP_DEPTH]
         if shallow:
             findings.append({"task": task.id, "part": task.part, "t_s": round(held[0].t, 4), "grip_depth_mm": round(min(shallow) * 1000, 2),
                              "reason": f"the fingers grip only {min(shallow) * 1000:.1f} mm of '{task.part}' (at least "

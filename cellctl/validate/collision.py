@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from cellctl.model.program import Program
 from cellctl.twin.trace import Trace
@@ -14,30 +16,35 @@ TOOL_ON_PART = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift"),
                 ("place", "release"), ("place", "verify_place")}
 # The steps in which a part just grasped may still touch what it rested on.
 LEAVING_SUPPORT = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift")}
+PASSENGER_TOL = 0.005  # m: a part riding on a carried part may shift this much relative to it
 
 
 @dataclass
 class _Holding:
+    """One robot holding one part from t0 to t1, with what the part touched when it was grasped."""
+
     part: str
     robot: str
     t0: float
     t1: float
-    supports: set
+    touched: set = field(default_factory=set)  # bodies the part touched at the grasp, other than the robot
+    i0: int = 0  # trace step of the grasp
 
 
 def _holdings(trace: Trace) -> list[_Holding]:
     out, open_ = [], {}
     for a in trace.attachments:
+        key = (a.part, a.robot)
         if a.action == "attach":
-            open_[a.part] = (a.robot, a.t)
-        elif a.part in open_:
-            robot, t0 = open_.pop(a.part)
-            out.append(_Holding(a.part, robot, t0, a.t, set()))
+            open_[key] = a.t
+        elif key in open_:
+            out.append(_Holding(a.part, a.robot, open_.pop(key), a.t))
     end = trace.t[-1] if trace.t else 0.0
-    out += [_Holding(p, r, t0, end + 1.0, set()) for p, (r, t0) in open_.items()]
-    for h in out:  # what the part touched, other than the gripper, at the moment it was grasped
-        h.supports = {_body(c.b if _body(c.a) == h.part else c.a) for c in trace.contacts
-                      if abs(c.t - h.t0) < 1e-9 and h.part in (_body(c.a), _body(c.b))} - {h.robot}
+    out += [_Holding(p, r, t0, end + 1.0) for (p, r), t0 in open_.items()]
+    for h in out:
+        h.i0 = trace.index_at(h.t0)
+        h.touched = {_body(c.b if _body(c.a) == h.part else c.a) for c in trace.contacts
+                     if abs(c.t - h.t0) < 1e-9 and h.part in (_body(c.a), _body(c.b))} - {h.robot}
     return out
 
 
@@ -64,6 +71,16 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
     def held_by(part: str, t: float) -> _Holding | None:
         return next((h for h in holdings if h.part == part and h.t0 - 1e-9 <= t <= h.t1 + 1e-9), None)
 
+    def riding(passenger: str, h: _Holding, t: float) -> bool:
+        """A part that sat on the carried part at the grasp and has kept its place on it since."""
+        if passenger not in h.touched:
+            return False
+        i = trace.index_at(t)
+        A0, B0 = np.array(trace.parts[h.part][h.i0]), np.array(trace.parts[passenger][h.i0])
+        A1, B1 = np.array(trace.parts[h.part][i]), np.array(trace.parts[passenger][i])
+        rel0, rel1 = np.linalg.solve(A0, B0)[:3, 3], np.linalg.solve(A1, B1)[:3, 3]
+        return float(np.linalg.norm(rel1 - rel0)) < PASSENGER_TOL
+
     def allowed(a: str, b: str, t: float) -> bool:
         ba, bb = _body(a), _body(b)
         ka, kb = kinds.get(ba), kinds.get(bb)
@@ -84,10 +101,12 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
                 h = held_by(bx, t)
                 if h is None and (ky != "part" or held_by(by, t) is None):
                     return True
-                if h is not None and by in h.supports:
+                if h is not None and by in h.touched:
                     task, machine, step = timeline.at(h.robot, t)
                     if (machine, step) in LEAVING_SUPPORT:
-                        return True
+                        return True  # the part leaving what it rested on
+                    if ky == "part" and held_by(by, t) is None and riding(by, h, t):
+                        return True  # a part carried on top of the held one
         return False
 
     pairs: dict[tuple[str, str], dict] = {}
