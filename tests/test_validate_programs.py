@@ -159,3 +159,28 @@ def test_takt_message_never_shows_two_different_times_as_equal(good_run):
 def test_a_part_riding_on_a_carried_part_is_not_a_collision():
     report = validate_file(str(ROOT / "tests" / "good" / "carry_on_pallet.yaml"))
     assert report.passed, [(c.name, c.detail) for c in report.failures]
+
+
+def test_a_part_picked_again_and_held_passes():
+    report = validate_file(str(ROOT / "tests" / "good" / "load_then_present.yaml"))
+    assert report.passed, [(c.name, c.detail) for c in report.failures]
+
+
+def test_a_part_no_task_handles_must_stay_where_the_cell_put_it(tmp_path):
+    import copy
+
+    from cellctl.model import load_program
+    from cellctl.simulate import simulate
+    from cellctl.validate import build_report
+
+    cell = ROOT / "tests" / "good" / "cells" / "pallet_cell.yaml"
+    prog = tmp_path / "p.yaml"
+    prog.write_text(f"program: p\ncell: {cell}\ntasks:\n  - {{id: load, robot: arm, pick: bracket, place: nest_fixture.nest}}\n")
+    run = simulate(load_program(prog))
+    assert build_report(run).passed
+    knocked = copy.deepcopy(run)
+    last = np.array(knocked.trace.parts["pallet"][-1])
+    last[1, 3] += 0.05
+    knocked.trace.parts["pallet"][-1] = last
+    check = build_report(knocked).check("placement")
+    assert not check.passed and "'pallet' was 50.0 mm" in check.detail and "no task handles it" in check.detail

@@ -154,39 +154,50 @@ def _placement_error(result: SimResult, task, i: int) -> tuple[float, float]:
 
 
 def check_placement(result: SimResult) -> CheckResult:
-    """Each place is judged where the part was when its task ended; the last place of each part also at the
-    end of the run (so a part that slides out of its nest later is caught)."""
+    """Each place is judged where the part was when its task ended, and again at the end of the run when no
+    later task handled the part (so a part that slides out of its nest later is caught). Parts no task
+    handles must stay where the cell put them (a part knocked off the table is caught here)."""
     trace = result.trace
     records = {t["id"]: t for t in result.tasks}
-    places = [t for t in result.program.tasks if t.kind == "pick_place"]
-    last_of_part = {}
-    for task in sorted(places, key=lambda t: (records[t.id]["end_s"] is None, records[t.id]["end_s"] or 0.0)):
-        last_of_part[task.part] = task.id
+    handlers = [t for t in result.program.tasks if t.part]
     findings, worst = [], (0.0, 0.0)
-    for task in places:
+
+    def judge(task, part: str, target: str, when: str, dist: float, ang: float) -> bool:
+        nonlocal worst
+        worst = max(worst, (dist, ang))
+        if dist <= PLACE_TOL_M and ang <= PLACE_TOL_RAD:
+            return False
+        status = records[task.id]["status"] if task else "done"
+        why = "" if status == "done" else f" (task {status})"
+        findings.append({"task": task.id if task else None, "part": part, "target": target, "when": when,
+                         "error_mm": round(dist * 1000, 2), "error_deg": round(float(np.degrees(ang)), 2),
+                         "reason": f"'{part}' was {dist * 1000:.1f} mm and {np.degrees(ang):.1f} deg from {target} {when}{why}"})
+        return True
+
+    for task in (t for t in handlers if t.kind == "pick_place"):
         rec = records[task.id]
-        moments = []
-        if rec["status"] == "done":
-            moments.append(("when the task ended", trace.index_at(rec["end_s"])))
-        if last_of_part[task.part] == task.id:
+        later = [t for t in handlers if t.part == task.part and t is not task and records[t.id]["start_s"] is not None
+                 and rec["end_s"] is not None and records[t.id]["start_s"] >= rec["end_s"]]
+        moments = [("when the task ended", trace.index_at(rec["end_s"]))] if rec["status"] == "done" else []
+        if not later:
             moments.append(("at the end of the run", len(trace.t) - 1))
         for when, i in moments:
-            dist, ang = _placement_error(result, task, i)
-            worst = max(worst, (dist, ang))
-            if dist > PLACE_TOL_M or ang > PLACE_TOL_RAD:
-                why = "" if rec["status"] == "done" else f" (task {rec['status']})"
-                findings.append({"task": task.id, "part": task.part, "target": ".".join(task.place), "when": when,
-                                 "error_mm": round(dist * 1000, 2), "error_deg": round(float(np.degrees(ang)), 2),
-                                 "reason": f"'{task.part}' was {dist * 1000:.1f} mm and {np.degrees(ang):.1f} deg from "
-                                           f"{'.'.join(task.place)} {when}{why}"})
+            if judge(task, task.part, ".".join(task.place), when, *_placement_error(result, task, i)):
                 break
+    for part in result.program.cell.parts:
+        if not any(t.part == part for t in handlers):
+            first, last = np.array(trace.parts[part][0]), np.array(trace.parts[part][-1])
+            cosang = (np.trace(first[:3, :3].T @ last[:3, :3]) - 1) / 2
+            judge(None, part, "where the cell put it", "at the end of the run, though no task handles it",
+                  float(np.linalg.norm(last[:3, 3] - first[:3, 3])), float(np.arccos(np.clip(cosang, -1, 1))))
     findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "placement")
                  if not any(f["task"] == t["id"] for f in findings)]
     if findings:
         findings.sort(key=lambda f: -f.get("error_mm", 0.0))
-        return CheckResult("placement", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
-    return CheckResult("placement", True, f"every part ended within {PLACE_TOL_M * 1000:.0f} mm / {np.degrees(PLACE_TOL_RAD):.0f} deg of its target "
-                                          f"(worst {worst[0] * 1000:.2f} mm, {np.degrees(worst[1]):.2f} deg)")
+        return CheckResult("placement", False, "; ".join((f"task {f['task']}: " if f["task"] else "") + f["reason"] for f in findings),
+                           findings[0]["task"], findings)
+    return CheckResult("placement", True, f"every part ended within {PLACE_TOL_M * 1000:.0f} mm / {np.degrees(PLACE_TOL_RAD):.0f} deg of "
+                                          f"its target (worst {worst[0] * 1000:.2f} mm, {np.degrees(worst[1]):.2f} deg)")
 
 
 def check_completion(result: SimResult) -> CheckResult:
