@@ -35,6 +35,7 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("grasp_off_part.yaml", "grasp", "load_bracket", ["closed on air"]),
     ("grasp_too_shallow.yaml", "grasp", "load_bracket", ["the fingers grip only", "at least 5 mm"]),
     ("layout_base_in_table.yaml", "collision", None, ["arm/base_link", "table", "as the cell file lays them out"]),
+    ("grasp_part_too_heavy.yaml", "grasp", "load_bracket", ["'bracket' moved", "in the gripper while held"]),
 ])
 def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
     report = validate_file(str(FAULTY / program))

@@ -43,12 +43,13 @@ class TaskRun:
     def tick(self) -> None:
         if self.done:
             return
-        if self.machine is None or self.machine.state is self.machine.STEPS.DONE:
-            if not self.stages:
-                self.done = True
-                return
+        if self.machine is None:
             self.machine = self.stages.pop(0)()
         self.machine.tick()
+        if self.machine.state is self.machine.STEPS.DONE and self.stages:
+            # the next stage starts in the same tick: between a pick and its place the robot is never idle
+            self.machine = self.stages.pop(0)()
+            self.machine.tick()
         if self.machine.state is self.machine.STEPS.FAILED:
             self.failure, self.done = self.machine.failure, True
         elif self.machine.state is self.machine.STEPS.DONE and not self.stages:

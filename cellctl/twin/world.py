@@ -304,7 +304,9 @@ class World:
         ppos, porn = pb_from_se3(T_link_part)
         cid = pb.createConstraint(r.body, r.flange, self.ids[part], -1, pb.JOINT_FIXED, [0, 0, 0], ppos, [0, 0, 0],
                                   parentFrameOrientation=porn, physicsClientId=c)
-        pb.changeConstraint(cid, maxForce=2000, physicsClientId=c)
+        # the hold is only as strong as the jaws' friction: a weak gripper lets a heavy part slip
+        mu = FINGER_FRICTION * pb.getDynamicsInfo(self.ids[part], -1, physicsClientId=c)[1]
+        pb.changeConstraint(cid, maxForce=mu * len(r.fingers) * r.finger_effort, physicsClientId=c)
         r.attachment = (part, cid)
         self.trace.attachments.append(Attachment(self.t, "attach", robot, part, self._grip_depths(robot, part)))
 

@@ -9,14 +9,28 @@ from cellctl.validate.result import CheckResult, Report
 
 __all__ = ["CheckResult", "Report", "build_report"]
 
-# Failed checks are listed in this order: what breaks hardware first, consequences last.
+# Failed checks are listed by the time of their first finding; at the same time, in this order: what
+# breaks hardware first, consequences last.
 SEVERITY = ["collision", "reach", "joint_limits", "grasp", "placement", "velocity_limits", "tracking", "cycle_time",
             "completion"]
 
 
+def _first_time(check: CheckResult, ends: dict) -> float:
+    """When the first thing this check found happened: the earliest fault is the likeliest root cause."""
+    times = []
+    for f in check.findings:
+        t = f.get("t_first_s", f.get("t_s"))
+        if t is None and ends.get(f.get("task")) is not None:
+            t = ends[f["task"]]
+        if t is not None:
+            times.append(t)
+    return min(times) if times else float("inf")
+
+
 def build_report(result: SimResult) -> Report:
     """Run every check over a simulated run and gather the report, failures first, likeliest root causes first."""
-    checks = sorted(run_checks(result), key=lambda c: (c.passed, SEVERITY.index(c.name)))
+    ends = {t["id"]: t["end_s"] for t in result.tasks}
+    checks = sorted(run_checks(result), key=lambda c: (c.passed, _first_time(c, ends), SEVERITY.index(c.name)))
     prog = result.program
     return Report(prog.name, display_path(prog.file), prog.cell.name, prog.cell.shown, result.seed,
                   all(c.passed for c in checks), result.cycle_time, prog.takt_s, checks, result.tasks, result.events)

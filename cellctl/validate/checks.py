@@ -41,9 +41,9 @@ def _worst_per_joint(result: SimResult, measure, tol: float) -> tuple[list[dict]
         for j in range(m.shape[1]):
             i = int(m[:, j].argmax())
             if m[i, j] > tol:
-                t = result.trace.t[i]
-                findings.append({"robot": name, "joint": rt.joint_names[j], "t_s": round(t, 4), "task": tl.at(name, t)[0],
-                                 "value": float(m[i, j]), "step": i})
+                t, t_first = result.trace.t[i], result.trace.t[int(np.argmax(m[:, j] > tol))]
+                findings.append({"robot": name, "joint": rt.joint_names[j], "t_s": round(t, 4), "t_first_s": round(t_first, 4),
+                                 "task": tl.at(name, t)[0], "value": float(m[i, j]), "step": i})
     findings.sort(key=lambda f: -f["value"])
     return findings, worst
 
@@ -128,9 +128,10 @@ def check_grasp(result: SimResult) -> CheckResult:
         tcp = np.array(trace.robots[task.robot].tcp[i0:i1 + 1])
         part = np.array(trace.parts[task.part][i0:i1 + 1])
         rel = np.einsum("nji,nj->ni", tcp[:, :3, :3], part[:, :3, 3] - tcp[:, :3, 3])
-        slip = float(np.max(np.linalg.norm(rel - rel[0], axis=1))) if len(rel) else 0.0
+        drift = np.linalg.norm(rel - rel[0], axis=1) if len(rel) else np.zeros(1)
+        slip = float(drift.max())
         if slip > GRASP_SLIP_M:
-            findings.append({"task": task.id, "part": task.part, "t_s": round(held[0].t, 4),
+            findings.append({"task": task.id, "part": task.part, "t_s": round(trace.t[i0 + int(np.argmax(drift > GRASP_SLIP_M))], 4),
                              "reason": f"'{task.part}' moved {slip * 1000:.1f} mm in the gripper while held"})
     findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "grasp")
                  if not any(f["task"] == t["id"] for f in findings)]
@@ -162,14 +163,14 @@ def check_placement(result: SimResult) -> CheckResult:
     handlers = [t for t in result.program.tasks if t.part]
     findings, worst = [], (0.0, 0.0)
 
-    def judge(task, part: str, target: str, when: str, dist: float, ang: float) -> bool:
+    def judge(task, part: str, target: str, when: str, i: int, dist: float, ang: float) -> bool:
         nonlocal worst
         worst = max(worst, (dist, ang))
         if dist <= PLACE_TOL_M and ang <= PLACE_TOL_RAD:
             return False
         status = records[task.id]["status"] if task else "done"
         why = "" if status == "done" else f" (task {status})"
-        findings.append({"task": task.id if task else None, "part": part, "target": target, "when": when,
+        findings.append({"task": task.id if task else None, "part": part, "target": target, "when": when, "t_s": round(trace.t[i], 4),
                          "error_mm": round(dist * 1000, 2), "error_deg": round(float(np.degrees(ang)), 2),
                          "reason": f"'{part}' was {dist * 1000:.1f} mm and {np.degrees(ang):.1f} deg from {target} {when}{why}"})
         return True
@@ -182,13 +183,13 @@ def check_placement(result: SimResult) -> CheckResult:
         if not later:
             moments.append(("at the end of the run", len(trace.t) - 1))
         for when, i in moments:
-            if judge(task, task.part, ".".join(task.place), when, *_placement_error(result, task, i)):
+            if judge(task, task.part, ".".join(task.place), when, i, *_placement_error(result, task, i)):
                 break
     for part in result.program.cell.parts:
         if not any(t.part == part for t in handlers):
             first, last = np.array(trace.parts[part][0]), np.array(trace.parts[part][-1])
             cosang = (np.trace(first[:3, :3].T @ last[:3, :3]) - 1) / 2
-            judge(None, part, "where the cell put it", "at the end of the run, though no task handles it",
+            judge(None, part, "where the cell put it", "at the end of the run, though no task handles it", len(trace.t) - 1,
                   float(np.linalg.norm(last[:3, 3] - first[:3, 3])), float(np.arccos(np.clip(cosang, -1, 1))))
     findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "placement")
                  if not any(f["task"] == t["id"] for f in findings)]
