@@ -121,3 +121,11 @@ def test_controllers_do_not_load_pybullet():
     code = "import sys, cellctl.control.orchestrator, cellctl.validate; print('pybullet' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pick_refuses_while_the_gripper_holds_a_part(rig):
+    ctx, clock, robot, gripper = rig
+    gripper.holding = True
+    m = PickMachine("again", ctx, lambda e: None, "bracket", GRASP, 0.1, 0.2)
+    assert run(m, clock, robot)[-1] is PickStep.FAILED
+    assert m.failure.check == "grasp" and "already holds" in m.failure.message and robot.executed == []

@@ -34,6 +34,8 @@ class PickMachine(TaskMachine):
         return self.ctx.parts.poses[self.part] * self.T_part_grasp
 
     def _begin_approach(self):
+        if self.ctx.gripper.state().holding:
+            return Failure("grasp", f"the gripper already holds a part; place it before picking '{self.part}'")
         motion = self.move_ptp_to_pose(self._grasp() * SE3.Tz(-self.approach), f"pre-grasp pose above '{self.part}'", self.speed_scale)
         return motion if isinstance(motion, Failure) else AllOf(motion, self.ctx.gripper.open())
 
