@@ -102,15 +102,13 @@ class SimGripperDriver:
         self._sim = world.robots[robot]
         self._handle: SimMotion | None = None
         self._closing = False
-        self._t0 = 0.0
+        self._t0 = self._target = 0.0
         world.after_step(self._watch)
 
     def state(self) -> GripperState:
         pos, vel = self.world.finger_state(self.name)
-        touched = self.world.finger_contacts(self.name)
-        between = bool(touched and set.intersection(*touched))
         return GripperState(self.world.t, float(pos.mean()), bool(np.abs(vel).max() > GRIP_STILL),
-                            self.world.held_part(self.name) is not None or between)
+                            self.world.held_part(self.name) is not None or bool(self.world.between_fingers(self.name)))
 
     def open(self) -> SimMotion:
         self.world.detach(self.name)
@@ -140,8 +138,7 @@ class SimGripperDriver:
         pos, vel = self.world.finger_state(self.name)
         arrived = np.abs(pos - self._target).max() < 1e-3
         if self._closing:
-            touched = self.world.finger_contacts(self.name)
-            common = set.intersection(*touched) if touched else set()
+            common = self.world.between_fingers(self.name)
             if common:
                 # both jaws on one part: hold them there, pressing lightly and symmetrically (like the coupled
                 # jaws of a real parallel gripper), so the part is not pushed around in a squeeze

@@ -46,7 +46,10 @@ def _load(urdf: Path, flange: str):
         raise ProgramError(f"roboticstoolbox cannot read this URDF: {exc}", str(urdf)) from exc
     ets = robot.ets(end=flange)
     p_shoulder = robot.fkine(np.zeros(robot.n), end=info.shoulder).A[:3, 3] if info.shoulder != robot.base_link.name else np.zeros(3)
-    return ets, info, p_shoulder
+    # the radius of the reach sphere: the farthest the flange gets from the shoulder, sampled
+    qs = np.random.default_rng(0).uniform(info.lower, info.upper, size=(500, ets.n))
+    reach = float(max(np.linalg.norm(ets.fkine(q).A[:3, 3] - p_shoulder) for q in qs))
+    return ets, info, p_shoulder, reach
 
 
 def _limits(urdf: Path, info: Chain) -> JointLimits:
@@ -68,7 +71,7 @@ class Arm:
         self.urdf = Path(urdf)
         self.T_world_base = SE3(T_world_base)
         self.T_flange_tcp = SE3(T_flange_tcp)
-        self.ets, info, self.p_shoulder = _load(self.urdf.resolve(), flange)
+        self.ets, info, self.p_shoulder, self.reach = _load(self.urdf.resolve(), flange)
         self.joint_names = info.names
         self.n = self.ets.n
         self.limits = _limits(self.urdf, info)
@@ -77,9 +80,6 @@ class Arm:
             raise ProgramError(f"accel_deg_s2 needs {self.n} values, one a joint")
         self._T_base_world = self.T_world_base.inv()
         self._T_tcp_flange = self.T_flange_tcp.inv()
-        # the radius of the reach sphere: the farthest the flange gets from the shoulder, sampled
-        qs = np.random.default_rng(0).uniform(self.limits.lower, self.limits.upper, size=(500, self.n))
-        self.reach = float(max(np.linalg.norm(self.ets.fkine(q).A[:3, 3] - self.p_shoulder) for q in qs))
 
     # ------------------------------------------------------------------ kinematics
     def fk(self, q: np.ndarray) -> SE3:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,7 +65,7 @@ class Trace:
 
     def index_at(self, t: float) -> int:
         """Index of the last recorded step at or before t."""
-        i = int(np.searchsorted(np.asarray(self.t), t + 1e-9, side="right")) - 1
+        i = bisect.bisect_right(self.t, t + 1e-9) - 1
         return max(0, min(i, len(self.t) - 1))
 
 

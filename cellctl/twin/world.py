@@ -14,13 +14,12 @@ from spatialmath import SE3
 
 from cellctl.errors import ProgramError
 from cellctl.kinematics.arm import Arm
-from cellctl.model.cell import Cell
+from cellctl.model.cell import FLANGE, Cell
 from cellctl.twin.assembly import robot_with_tool
 from cellctl.twin.poses import matrix_from_pb, pb_from_se3, se3_from_pb
 from cellctl.twin.trace import Attachment, Contact, RobotTrace, Trace
 
 DT = 1.0 / 240.0  # s: PyBullet's own default step, fine enough for contact-rich grasping
-FLANGE = "tool0"
 POSITION_GAIN = 0.6  # PyBullet motor gains of the simulated joint servos
 VELOCITY_GAIN = 1.0
 FINGER_FRICTION = 1.2
@@ -68,8 +67,7 @@ class World:
         self.kinds: dict[str, str] = {}
         self.ids: dict[str, int] = {}
         self.robots: dict[str, SimRobot] = {}
-        self._com: dict[str, SE3] = {}  # part name -> T_urdf_com (PyBullet reports bases at the COM)
-        self._com_inv: dict[str, np.ndarray] = {}
+        self._com_inv: dict[str, np.ndarray] = {}  # part -> T_com_urdf (PyBullet reports bases at the COM)
         c = self.client
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
         pb.setTimeStep(dt, physicsClientId=c)
@@ -84,7 +82,6 @@ class World:
             self.trace.mounts[name] = self._links[r.body][-1]
             self.trace.tool_links[name] = sorted(self._links[r.body][j] for j in r.tool_links)
             self.trace.finger_links[name] = sorted(self._links[r.body][j] for j in r.fingers)
-        for name, r in self.robots.items():
             lim = r.arm.limits
             self.trace.robots[name] = RobotTrace(name, r.arm.joint_names, lim.lower, lim.upper, lim.velocity, lim.effort)
         for name in cell.parts:
@@ -121,9 +118,9 @@ class World:
             body = self._load(part.urdf, pos, orn)
             self._register(name, body, "part")
             info = pb.getDynamicsInfo(body, -1, physicsClientId=c)
-            self._com[name] = se3_from_pb(info[3], info[4])
-            self._com_inv[name] = self._com[name].inv().A
-            pb.resetBasePositionAndOrientation(body, *pb_from_se3(part.T_world_part * self._com[name]), physicsClientId=c)
+            T_urdf_com = se3_from_pb(info[3], info[4])
+            self._com_inv[name] = T_urdf_com.inv().A
+            pb.resetBasePositionAndOrientation(body, *pb_from_se3(part.T_world_part * T_urdf_com), physicsClientId=c)
             # friction anchors and a little spinning friction keep a resting part still: without them a bracket on
             # a table creeps about 2 deg a minute in PyBullet, enough to fail a long cycle's grasp or placement
             pb.changeDynamics(body, -1, lateralFriction=PART_FRICTION, spinningFriction=0.002, rollingFriction=1e-4,
@@ -284,6 +281,11 @@ class World:
             pts = pb.getContactPoints(bodyA=r.body, linkIndexA=j, physicsClientId=self.client)
             out.append({self._names[p[2]] for p in pts if self.kinds.get(self._names.get(p[2], ""), "") == "part" and p[8] < TOUCH})
         return out
+
+    def between_fingers(self, robot: str) -> set[str]:
+        """The parts that every finger of the robot's gripper touches now."""
+        touched = self.finger_contacts(robot)
+        return set.intersection(*touched) if touched else set()
 
     def distance(self, a: str, b: str, within: float = 1.0) -> tuple[float, str, str] | None:
         """Shortest distance (m, negative when penetrating) between two bodies and the links it is between,

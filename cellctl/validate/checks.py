@@ -133,8 +133,7 @@ def check_grasp(result: SimResult) -> CheckResult:
         if slip > GRASP_SLIP_M:
             findings.append({"task": task.id, "part": task.part, "t_s": round(trace.t[i0 + int(np.argmax(drift > GRASP_SLIP_M))], 4),
                              "reason": f"'{task.part}' moved {slip * 1000:.1f} mm in the gripper while held"})
-    findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "grasp")
-                 if not any(f["task"] == t["id"] for f in findings)]
+    findings += [f for f in _task_failures(result, "grasp") if not any(g["task"] == f["task"] for g in findings)]
     if findings:
         return CheckResult("grasp", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
     n = len(_pick_tasks(result))
@@ -191,8 +190,7 @@ def check_placement(result: SimResult) -> CheckResult:
             cosang = (np.trace(first[:3, :3].T @ last[:3, :3]) - 1) / 2
             judge(None, part, "where the cell put it", "at the end of the run, though no task handles it", len(trace.t) - 1,
                   float(np.linalg.norm(last[:3, 3] - first[:3, 3])), float(np.arccos(np.clip(cosang, -1, 1))))
-    findings += [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, "placement")
-                 if not any(f["task"] == t["id"] for f in findings)]
+    findings += [f for f in _task_failures(result, "placement") if not any(g["task"] == f["task"] for g in findings)]
     if findings:
         findings.sort(key=lambda f: -f.get("error_mm", 0.0))
         return CheckResult("placement", False, "; ".join((f"task {f['task']}: " if f["task"] else "") + f["reason"] for f in findings),
