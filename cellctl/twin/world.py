@@ -375,7 +375,9 @@ class World:
             a, b = self._name(p[1], p[3]), self._name(p[2], p[4])
             if a > b:
                 a, b = b, a
-            acc = pairs.setdefault((a, b), [0.0, 0.0, tuple(round(x, 4) for x in p[5])])
+            acc = pairs.get((a, b))
+            if acc is None:
+                acc = pairs[(a, b)] = [0.0, 0.0, tuple(round(x, 4) for x in p[5])]
             acc[0] = max(acc[0], depth)
             acc[1] += p[9]
         for (a, b), (depth, force, where) in sorted(pairs.items()):
