@@ -48,7 +48,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from cellctl.validate import build_report
 
     with console.status("simulating...") as status:
-        def progress(world) -> None:
+        def progress(world, orch) -> None:
             if round(world.t / world.dt) % 240 == 0:
                 status.update(f"simulating {program.name}: t = {world.t:.0f} s")
 
@@ -64,6 +64,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.report:
         console.print(f"report written to {args.report}")
     return 0 if report.passed else 1
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from cellctl.viz.diagrams import all_diagrams
+
+    text = all_diagrams()
+    if args.out:
+        try:
+            Path(args.out).write_text(text)
+        except OSError as exc:
+            raise ProgramError(f"cannot write the diagrams: {exc.strerror}; choose a writable path with --out", args.out)
+        console.print(f"diagrams written to {args.out}")
+    else:
+        print(text)
+    return 0
 
 
 def _seed(text: str) -> int:
@@ -84,12 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     v.add_argument("--seed", type=_seed, default=0, help="seed for IK restarts and planners (default 0)")
     v.add_argument("-v", "--verbose", action="store_true", help="log what the controllers do")
+    g = sub.add_parser("graph", help="write every state machine as a Mermaid diagram (Markdown)")
+    g.add_argument("--out", metavar="FILE.md", help="write here instead of printing")
+    g.set_defaults(verbose=False)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("cellctl").setLevel(logging.DEBUG)
     try:
-        return cmd_validate(args)
+        return cmd_graph(args) if args.command == "graph" else cmd_validate(args)
     except ProgramError as exc:
         err_console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
         return 2

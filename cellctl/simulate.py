@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from cellctl.control.context import PartBook, RobotContext
 from cellctl.control.orchestrator import Orchestrator
+from cellctl.control.preflight import check_interlocks
 from cellctl.drivers.sim import SimGripperDriver, SimRobotDriver, WorldClock
+from cellctl.kinematics.occupancy import Occupancy
 from cellctl.model.program import Program
 from cellctl.twin.trace import SimResult
 from cellctl.twin.world import World
@@ -15,31 +19,51 @@ SETTLE_AFTER = 0.5  # s simulated after the last task, so parts come to rest bef
 TIME_LIMIT = 3600.0  # s of simulated time: a cycle still running then is stopped and reported
 
 
-def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick=None) -> SimResult:
-    """Run the whole program in a fresh twin and return what happened."""
+def build_contexts(program: Program, world: World, clock, seed: int) -> dict[str, RobotContext]:
+    """One RobotContext per robot: sim drivers for its arm and tool, its kinematics, its own random stream."""
+    cell = program.cell
+    # each robot draws from its own stream, so adding a task for one robot never changes another's motions
+    streams = dict(zip(cell.robots, np.random.SeedSequence(seed).spawn(len(cell.robots))))
+    book = PartBook({name: part.T_world_part for name, part in cell.parts.items()},
+                    {name: part.urdf for name, part in cell.parts.items()})
+    contexts = {}
+    for name, robot in cell.robots.items():
+        kind = robot.tool.kind if robot.tool else None
+        arm = world.robots[name].arm
+        ctx = RobotContext(name, arm, SimRobotDriver(world, name), SimGripperDriver(world, name) if kind == "gripper" else None,
+                           clock, np.random.default_rng(streams[name]), book,
+                           occupancy=Occupancy(arm, robot.tool.urdf if robot.tool else None) if cell.zones else None)
+        if kind == "weld_torch":
+            from cellctl.drivers.sim_tools import SimWeldSource
+
+            ctx.weld = SimWeldSource(world, name)
+        elif kind == "nutrunner":
+            from cellctl.drivers.sim_tools import SimNutrunner
+
+            ctx.nutrunner = SimNutrunner(world, name)
+        contexts[name] = ctx
+    return contexts
+
+
+def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick: Callable | None = None) -> SimResult:
+    """Run the whole program in a fresh twin and return what happened. on_tick(world, orchestrator) is called
+    after every step: a viewer, or an operator pressing pause or e-stop."""
     world = World(program.cell, gui=gui)
     try:
         clock = WorldClock(world)
-        # each robot draws from its own stream, so adding a task for one robot never changes another's motions
-        streams = dict(zip(program.cell.robots, np.random.SeedSequence(seed).spawn(len(program.cell.robots))))
-        book = PartBook({name: part.T_world_part for name, part in program.cell.parts.items()})
-        contexts = {}
-        for name, robot in program.cell.robots.items():
-            gripper = SimGripperDriver(world, name) if robot.tool and robot.tool.kind == "gripper" else None
-            contexts[name] = RobotContext(name, world.robots[name].arm, SimRobotDriver(world, name), gripper, clock,
-                                          np.random.default_rng(streams[name]), book)
-        orch = Orchestrator(program, contexts, clock)
+        contexts = build_contexts(program, world, clock, seed)
+        orch = Orchestrator(program, contexts, clock, preflight=check_interlocks)
         while not orch.finished and world.t < TIME_LIMIT:
             orch.tick()
             world.step()
             if on_tick is not None:
-                on_tick(world)
+                on_tick(world, orch)
         if not orch.finished:
             orch.time_out(f"the simulation stopped at its limit of {TIME_LIMIT:.0f} s of cell time")
         end = world.t
         while world.t < end + SETTLE_AFTER:
             world.step()
         return SimResult(program, seed, world.trace, list(orch.tasks.values()), orch.events, orch.failure,
-                         orch.cycle_time, orch.timed_out)
+                         orch.cycle_time, orch.timed_out, orch.interlock_proof)
     finally:
         world.close()

@@ -162,3 +162,67 @@ body = inertial(m, com, I) + geom('box', (0.30, 0.05, 0.01), (0, 0, 0.005), colo
 s.append(link('pallet', body))
 s.append('</robot>\n')
 (OUT/'parts/pallet.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- MIG weld torch (process tools: see cellctl/model/cell.py)
+def combine(parts):
+    """Mass, centre of mass and inertia about it of solids given as (mass, com, inertia about own com, diagonal)."""
+    m = sum(p[0] for p in parts)
+    com = tuple(sum(p[0]*p[1][i] for p in parts)/m for i in range(3))
+    I = [0.0, 0.0, 0.0]
+    for mi, c, Ii in parts:
+        d = [c[i]-com[i] for i in range(3)]
+        I = [I[0]+Ii[0]+mi*(d[1]**2+d[2]**2), I[1]+Ii[1]+mi*(d[0]**2+d[2]**2), I[2]+Ii[2]+mi*(d[0]**2+d[1]**2)]
+    return m, com, tuple(I)
+
+NECK_DEG, BEND_Z, NECK_L, NOZZLE_L, STICK_OUT = 22.0, 0.18, 0.12, 0.06, 0.015
+tip = NECK_L + NOZZLE_L + STICK_OUT                              # wire tip along the neck from the bend
+TORCH_TCP = (tip*math.sin(math.radians(NECK_DEG)), 0.0, BEND_Z + tip*math.cos(math.radians(NECK_DEG)))
+COPPER = ('copper', (0.8, 0.5, 0.25, 1))
+s = ['<?xml version="1.0"?>\n<!-- Robotic MIG/MAG torch for cellctl (air-cooled, 22 deg swan neck): ISO 9409-1-50 mount with a\n'
+     '     collision-sensor block at the flange, a straight torch body, a neck bent 22 deg towards +x, and a\n'
+     '     25 mm nozzle; about 0.35 m long and 2 kg. Collision geometry is primitives only.\n'
+     '     The tool frame is the mounting face (z out of the flange). The TCP for cells is the wire tip,\n'
+     f'     {STICK_OUT*1000:g} mm stick-out beyond the nozzle, z along the wire pointing out of the torch:\n'
+     f'       tcp: {{xyz: [{TORCH_TCP[0]:.4f}, 0, {TORCH_TCP[2]:.4f}], rpy_deg: [0, {NECK_DEG:g}, 0]}} -->\n'
+     '<robot name="weld_torch">\n']
+solids = [(0.35, (0,0,0.01), cyl_I(0.35, 0.04, 0.02)), (0.55, (0,0,0.05), box_I(0.55, 0.07, 0.07, 0.06)),
+          (0.30, (0,0,0.13), cyl_I(0.30, 0.02, 0.10))]
+m, com, I = combine(solids)
+body = inertial(m, com, I)
+body += geom('cyl', (0.04, 0.02), (0,0,0.01), color=DARK)                   # mount adapter
+body += geom('box', (0.07, 0.07, 0.06), (0,0,0.05), color=DARK)             # collision sensor / clamp
+body += geom('cyl', (0.02, BEND_Z-0.08), (0,0,(0.08+BEND_Z)/2), color=GREY)  # straight torch body
+s.append(link('torch_base', body))
+solids = [(0.45, (0,0,NECK_L/2), cyl_I(0.45, 0.011, NECK_L)), (0.35, (0,0,NECK_L+NOZZLE_L/2), cyl_I(0.35, 0.0125, NOZZLE_L))]
+m, com, I = combine(solids)
+body = inertial(m, com, I)
+body += geom('cyl', (0.011, NECK_L), (0,0,NECK_L/2), color=GREY)            # swan neck
+body += geom('cyl', (0.0125, NOZZLE_L), (0,0,NECK_L+NOZZLE_L/2), color=COPPER)  # gas nozzle (contact tip inside)
+s.append(link('torch_neck', body))
+s.append(f'  <joint name="torch_neck_joint" type="fixed">\n    <parent link="torch_base"/>\n    <child link="torch_neck"/>\n'
+         f'    <origin xyz="0 0 {BEND_Z:g}" rpy="0 {math.radians(NECK_DEG):.12g} 0"/>\n  </joint>\n')
+s.append('</robot>\n')
+(OUT/'tools/weld_torch.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- nutrunner
+BODY_L, SOCKET_L = 0.30, 0.045
+SPINDLE_Z = 0.02 + BODY_L
+s = ['<?xml version="1.0"?>\n<!-- Straight electric nutrunner for cellctl: ISO 9409-1-50 mount, a 70 mm x 300 mm motor and gear\n'
+     '     body (4 kg), and a continuous joint "spindle" about z at its end driving a socket. Spindle limits:\n'
+     '     60 N m, 30 rad/s (about 290 rpm). The tool frame is the mounting face (z out of the flange); the\n'
+     '     spindle turns about that z axis, so a positive turn tightens a right-hand thread whose bolt travels\n'
+     '     along +z. The TCP for cells is the socket mouth on the spindle axis, z along the spindle:\n'
+     f'       tcp: {{xyz: [0, 0, {SPINDLE_Z+SOCKET_L:g}]}} -->\n<robot name="nutrunner">\n']
+solids = [(0.3, (0,0,0.01), cyl_I(0.3, 0.04, 0.02)), (3.7, (0,0,0.02+BODY_L/2), cyl_I(3.7, 0.035, BODY_L))]
+m, com, I = combine(solids)
+body = inertial(m, com, I)
+body += geom('cyl', (0.04, 0.02), (0,0,0.01), color=DARK)                   # mount adapter
+body += geom('cyl', (0.035, BODY_L), (0,0,0.02+BODY_L/2), color=BLUE)       # motor, gear and transducer
+s.append(link('nutrunner_base', body))
+m = 0.15
+s.append(link('socket', inertial(m, (0,0,SOCKET_L/2), cyl_I(m, 0.012, SOCKET_L)) + geom('cyl', (0.012, SOCKET_L), (0,0,SOCKET_L/2), color=GREY)))
+s.append(f'  <joint name="spindle" type="continuous">\n    <parent link="nutrunner_base"/>\n    <child link="socket"/>\n'
+         f'    <origin xyz="0 0 {SPINDLE_Z:g}" rpy="0 0 0"/>\n    <axis xyz="0 0 1"/>\n'
+         f'    <limit effort="60" velocity="30"/>\n    <dynamics damping="0.01" friction="0"/>\n  </joint>\n')
+s.append('</robot>\n')
+(OUT/'tools/nutrunner.urdf').write_text(''.join(s))

@@ -1,14 +1,17 @@
-"""What a task machine may use: one robot's drivers and kinematics, the clock, and the cell's nominal state."""
+"""What a task machine may use: one robot's drivers and kinematics, the clock, the cell's nominal state and
+the zone interlocks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from spatialmath import SE3
 
-from cellctl.drivers.base import Clock, GripperDriver, RobotDriver
+from cellctl.drivers.base import Clock, GripperDriver, NutrunnerDriver, RobotDriver, WeldSourceDriver
 from cellctl.kinematics.arm import Arm
+from cellctl.kinematics.occupancy import Occupancy
 
 
 @dataclass
@@ -17,6 +20,7 @@ class PartBook:
     The controller has no vision: if a part is not where it should be, the grasp fails in the world."""
 
     poses: dict[str, SE3]
+    urdfs: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -28,3 +32,13 @@ class RobotContext:
     clock: Clock
     rng: np.random.Generator
     parts: PartBook
+    zones: object | None = None  # a ZoneBook (or a recorder of zone needs); None: the cell has no zones
+    occupancy: Occupancy | None = None
+    weld: WeldSourceDriver | None = None
+    nutrunner: NutrunnerDriver | None = None
+
+    def stop_tools(self) -> None:
+        """Stop every tool where it is (gripper jaws keep their hold; the arc goes off; the spindle stops)."""
+        for tool in (self.gripper, self.weld, self.nutrunner):
+            if tool is not None:
+                tool.stop()

@@ -1,7 +1,9 @@
 """TaskMachine: one task's process steps as the states of a `transitions` machine, driven by ticks.
 
 Each step's entry issues a non-blocking command through the driver API; `tick()` polls its handle
-and fires `advance` or `fail`. Machines never block or sleep: timeouts count clock time.
+and fires `advance` or `fail`. Machines never block or sleep: timeouts count clock time, and time
+spent paused or waiting for a zone does not count. An e-stop `interrupt`s a machine; after the reset,
+`restart` continues at the step `resume_step()` picks from what the world reports.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from cellctl.drivers.base import MotionHandle, MotionStatus
 from cellctl.errors import PlanningError
 from cellctl.motion.lin import lin
 from cellctl.motion.ptp import ptp
+from cellctl.motion.trajectory import JointTrajectory
 
 log = logging.getLogger(__name__)
+
+TERMINAL = ("IDLE", "DONE", "FAILED", "INTERRUPTED")
 
 
 @dataclass(frozen=True)
@@ -39,38 +44,72 @@ class Check:
         self.ready, self.verify = ready, verify
 
 
+class ZoneWait:
+    """A motion planned but not started: it waits until the robot holds every zone the motion enters."""
+
+    def __init__(self, trajectory: JointTrajectory, zones: set[str]):
+        self.trajectory, self.zones = trajectory, zones
+        self.companions: list[MotionHandle] = []  # tool commands the step also waits for
+
+    def start(self, ctx: RobotContext) -> MotionHandle:
+        motion = ctx.robot.execute(self.trajectory)
+        return AllOf(motion, *self.companions) if self.companions else motion
+
+
 class TaskMachine:
-    """Base of the pick, place and move machines. Subclasses list STEPS (an Enum whose first member is
-    IDLE and last two DONE, FAILED) and define `_begin_<step>` for every process step."""
+    """Base of the task machines. Subclasses list STEPS (an Enum with IDLE first and DONE, FAILED and
+    INTERRUPTED) and define `_begin_<step>` for every process step. Process steps follow one another in
+    the Enum's order, except DETOURS (step -> the step that follows it), entered by triggers of their own."""
 
     STEPS: type[Enum]
     KIND: str
+    DETOURS: dict = {}
+    STEP_CHECK: dict = {}  # step -> the check a failed command of that step belongs to (default: tracking)
     STEP_TIMEOUT = 60.0  # s of clock time a step may take beyond the duration of the motion it commanded
 
     def __init__(self, task_id: str, ctx: RobotContext, on_event: Callable[[dict], None]):
         self.task_id, self.ctx, self._on_event = task_id, ctx, on_event
         self.failure: Failure | None = None
-        self._pending: MotionHandle | Check | None = None
+        self.interrupted_step: Enum | None = None
+        self._pending: MotionHandle | Check | ZoneWait | None = None
         self._since = 0.0
         self._expected = 0.0  # s: duration of the motion the current step commanded
-        steps = list(self.STEPS)
-        self._process = steps[1:-2]
+        self._paused_at: float | None = None
+        S = self.STEPS
+        self._process = [s for s in S if s.name not in TERMINAL]
         self._begin = {}
         for step in self._process:
             fn = getattr(self, f"_begin_{step.name.lower()}", None)
             if fn is None:
                 raise TypeError(f"{type(self).__name__} has no _begin_{step.name.lower()} for step {step.name}")
             self._begin[step] = fn
-        self.machine = Machine(model=self, states=self.STEPS, initial=steps[0], auto_transitions=False,
+        self.machine = Machine(model=self, states=S, initial=S.IDLE, auto_transitions=False,
                                ignore_invalid_triggers=False, after_state_change="_changed", send_event=True)
-        order = [steps[0], *self._process, self.STEPS.DONE]
+        order = [S.IDLE, *[s for s in self._process if s not in self.DETOURS], S.DONE]
         for src, dst in zip(order, order[1:]):
             self.machine.add_transition("advance", src, dst)
-        self.machine.add_transition("fail", [steps[0], *self._process], self.STEPS.FAILED, before="_set_failure")
+        for src, dst in self.DETOURS.items():
+            self.machine.add_transition("advance", src, dst)
+        self.machine.add_transition("fail", [S.IDLE, *self._process, S.INTERRUPTED], S.FAILED, before="_set_failure")
+        self.machine.add_transition("interrupt", self._process, S.INTERRUPTED, before="_note_interrupted")
+        for step in self._process:
+            self.machine.add_transition("restart", S.INTERRUPTED, step, conditions=self._is_step(step))
+        self._add_transitions(self.machine)
+
+    def _add_transitions(self, machine: Machine) -> None:
+        """Subclasses add their detours' triggers here."""
+
+    @staticmethod
+    def _is_step(step: Enum) -> Callable:
+        return lambda event: event.kwargs.get("step") is step
 
     # transitions callbacks ------------------------------------------------
     def _set_failure(self, event) -> None:
         self.failure = event.kwargs["failure"]
+
+    def _note_interrupted(self, event) -> None:
+        self.interrupted_step = self.state
+        self._pending = None
 
     def _changed(self, event) -> None:
         now = self.ctx.clock.now()
@@ -101,60 +140,133 @@ class TaskMachine:
     def finished(self) -> bool:
         return self.state in (self.STEPS.DONE, self.STEPS.FAILED)
 
+    @property
+    def waiting_for_zones(self) -> set[str]:
+        """The zones this machine's next motion waits for (empty when it is not waiting)."""
+        return self._pending.zones if isinstance(self._pending, ZoneWait) else set()
+
     def tick(self) -> None:
         """Poll the current step once; advance, fail, or wait."""
-        if self.finished:
+        if self.finished or self.state is self.STEPS.INTERRUPTED or self._paused_at is not None:
             return
-        if self.state is list(self.STEPS)[0]:
+        if self.state is self.STEPS.IDLE:
             self.advance()
             return
         pending = self._pending
+        if isinstance(pending, ZoneWait):
+            if not self.ctx.zones.acquire(self.ctx.name, pending.zones, self.task_id):
+                self._since = self.ctx.clock.now()  # waiting for a zone is not the step's own time
+                self._pending = pending.start(self.ctx)
+            return
         if isinstance(pending, Check):
             if pending.ready():
                 problem = pending.verify()
-                self.fail(failure=problem) if problem else self.advance()
+                self._conclude(problem)
                 return
         elif pending is None:
-            self.advance()
+            self._conclude(None)
             return
         else:
             status = pending.status()
             if status is MotionStatus.DONE:
-                self.advance()
+                self._conclude(None)
                 return
             if status in (MotionStatus.FAILED, MotionStatus.STOPPED):
-                self.fail(failure=Failure("tracking", f"{self.state.name.lower()}: {pending.reason}"))
+                check = self.STEP_CHECK.get(self.state, "tracking")
+                self._conclude(Failure(check, f"{self.state.name.lower()}: {pending.reason}"))
                 return
         if self.ctx.clock.now() - self._since > self._expected + self.STEP_TIMEOUT:
-            self.fail(failure=Failure("completion", f"step {self.state.name.lower()} took {self.STEP_TIMEOUT:.0f} s longer "
-                                                    f"than its motion ({self._expected:.1f} s) and was given up"))
+            self._conclude(Failure("completion", f"step {self.state.name.lower()} took {self.STEP_TIMEOUT:.0f} s longer "
+                                                 f"than its motion ({self._expected:.1f} s) and was given up"))
+
+    def _conclude(self, problem: Failure | None) -> None:
+        """The current step is over: release the zones the robot has left, then advance or fail."""
+        self._release_zones()
+        if problem is None:
+            self.advance()
+        elif not self._recover(problem):
+            self.fail(failure=problem)
+
+    def _recover(self, problem: Failure) -> bool:
+        """A retry policy: subclasses return True after firing a trigger that tries again."""
+        return False
+
+    def _release_zones(self) -> None:
+        if self.ctx.zones is not None and self.ctx.occupancy is not None:
+            inside = self.ctx.occupancy.zones_at(self.ctx.robot.state().q, self.ctx.zones.zones)
+            self.ctx.zones.release_all_but(self.ctx.name, inside, self.task_id)
+
+    # pause, e-stop and restart ---------------------------------------------
+    def pause(self) -> None:
+        """The robot is held: stop the step's clock (a held motion is continued by the driver on resume)."""
+        if self._paused_at is None:
+            self._paused_at = self.ctx.clock.now()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self._since += self.ctx.clock.now() - self._paused_at
+            self._paused_at = None
+
+    def resume_step(self) -> Enum | Failure:
+        """Where to continue after an e-stop, judged from what the world reports. Default: redo the step."""
+        return self.interrupted_step
+
+    def restart_after_estop(self) -> None:
+        self._paused_at = None
+        where = self.resume_step()
+        if isinstance(where, Failure):
+            self.fail(failure=where)
+        else:
+            self.restart(step=where)
 
     # motion helpers -----------------------------------------------------
-    def _execute(self, traj) -> MotionHandle:
+    def _execute(self, traj: JointTrajectory, also: np.ndarray | None = None) -> MotionHandle | ZoneWait:
+        """Start a motion once the robot holds every zone it enters (and those of `also`, a joint path the
+        robot will follow next without stopping to wait, like a weld traverse)."""
         self._expected = traj.duration
+        zones = self.ctx.zones
+        if zones is not None and self.ctx.occupancy is not None:
+            path = traj.q if also is None else np.vstack([traj.q, also])
+            needed = self.ctx.occupancy.zones_along(path, zones.zones)
+            if zones.acquire(self.ctx.name, needed, self.task_id):
+                return ZoneWait(traj, needed)
         return self.ctx.robot.execute(traj)
 
-    def move_ptp(self, q_goal: np.ndarray, speed_scale: float = 1.0) -> MotionHandle:
+    def move_ptp(self, q_goal: np.ndarray, speed_scale: float = 1.0):
         arm, drv = self.ctx.arm, self.ctx.robot
         return self._execute(ptp(drv.state().q, q_goal, speed_scale * arm.limits.velocity, arm.max_accel, drv.period))
 
-    def move_ptp_to_pose(self, T_world_tcp: SE3, what: str, speed_scale: float = 1.0) -> MotionHandle | Failure:
+    def move_ptp_to_pose(self, T_world_tcp: SE3, what: str, speed_scale: float = 1.0):
         res = self.ctx.arm.ik(T_world_tcp, self.ctx.robot.state().q, rng=self.ctx.rng)
         if not res.success:
             x, y, z = T_world_tcp.t
             return Failure("reach", f"{what} at ({x:.3f}, {y:.3f}, {z:.3f}) m: {res.reason}")
         return self.move_ptp(res.q, speed_scale)
 
-    def move_lin(self, T_world_tcp: SE3, speed: float, what: str) -> MotionHandle | Failure:
+    def move_lin(self, T_world_tcp: SE3, speed: float, what: str):
         try:
             traj = lin(self.ctx.arm, self.ctx.robot.state().q, T_world_tcp, speed, self.ctx.robot.period, self.ctx.rng)
         except PlanningError as exc:
             return Failure("reach", f"{what}: {exc}")
         return self._execute(traj)
 
+    def tcp(self) -> SE3:
+        return self.ctx.arm.fk(self.ctx.robot.state().q)
+
+    @staticmethod
+    def together(motion, *tools: MotionHandle):
+        """A motion (started or still waiting for its zones) and tool commands, as one step."""
+        if isinstance(motion, Failure):
+            return motion
+        if isinstance(motion, ZoneWait):
+            motion.companions.extend(tools)
+            return motion
+        return AllOf(motion, *tools)
+
 
 class AllOf:
-    """A MotionHandle that is DONE when all of its handles are, FAILED as soon as one fails."""
+    """A MotionHandle that is DONE when all of its handles are, FAILED as soon as one fails. A motion still
+    waiting for its zones is started by the machine first (it is the first handle)."""
 
     def __init__(self, *handles: MotionHandle):
         self.handles, self.reason = handles, ""

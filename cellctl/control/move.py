@@ -15,6 +15,7 @@ class MoveStep(Enum):
     MOVE = auto()
     DONE = auto()
     FAILED = auto()
+    INTERRUPTED = auto()
 
 
 class MoveMachine(TaskMachine):

@@ -1,112 +1,213 @@
-"""Orchestrator: runs a program's task graph over all robots on one clock, one tick at a time."""
+"""Orchestrator: runs a program's task graph over all robots on one clock, one tick at a time.
+
+Each robot works through its own tasks in program order; a task starts when the tasks it runs `after`
+are done, so robots move concurrently wherever the graph allows. Shared zones are interlocks (ZoneBook).
+The cell has modes of its own (ready, running, paused, estopped, done, failed) driven by the same
+triggers as a cell's control panel: start, pause, resume, estop, reset.
+"""
 
 from __future__ import annotations
 
+from enum import Enum, auto
 from typing import Callable
 
+from transitions import Machine
+
 from cellctl.control.context import RobotContext
-from cellctl.control.machine import Failure, TaskMachine
-from cellctl.control.move import MoveMachine
-from cellctl.control.pick import PickMachine
-from cellctl.control.place import PlaceMachine
+from cellctl.control.machine import Failure
+from cellctl.control.robot import Mode, RobotController
+from cellctl.control.taskrun import TaskRun
+from cellctl.control.zones import ZoneBook
 from cellctl.model.program import Program, Task
 
 
-class TaskRun:
-    """One task in progress: its machines (pick then place for a pick-and-place), built one after another."""
-
-    def __init__(self, task: Task, program: Program, ctx: RobotContext, on_event: Callable[[dict], None]):
-        self.task, self.program, self.ctx, self.on_event = task, program, ctx, on_event
-        self.stages = self._stages()
-        self.machine: TaskMachine | None = None
-        self.failure: Failure | None = None
-        self.done = False
-
-    def _stages(self) -> list[Callable[[], TaskMachine]]:
-        t, ctx, ev, cell = self.task, self.ctx, self.on_event, self.program.cell
-        if t.kind == "move":
-            return [lambda: MoveMachine(t.id, ctx, ev, t.move, t.speed_scale)]
-        grasp = cell.parts[t.part].features[t.grasp].T_owner_feature
-        stages = [lambda: PickMachine(t.id, ctx, ev, t.part, grasp, t.approach, t.lin_speed, t.speed_scale)]
-        if t.place:
-            owner, feature = t.place
-
-            def place() -> TaskMachine:
-                T_owner = cell.fixtures[owner].T_world_fixture if owner in cell.fixtures else ctx.parts.poses[owner]
-                owners = cell.fixtures if owner in cell.fixtures else cell.parts
-                target = T_owner * owners[owner].features[feature].T_owner_feature
-                return PlaceMachine(t.id, ctx, ev, t.part, target, grasp, t.approach, t.lin_speed, t.speed_scale)
-
-            stages.append(place)
-        return stages
-
-    def tick(self) -> None:
-        if self.done:
-            return
-        if self.machine is None:
-            self.machine = self.stages.pop(0)()
-        self.machine.tick()
-        if self.machine.state is self.machine.STEPS.DONE and self.stages:
-            # the next stage starts in the same tick: between a pick and its place the robot is never idle
-            self.machine = self.stages.pop(0)()
-            self.machine.tick()
-        if self.machine.state is self.machine.STEPS.FAILED:
-            self.failure, self.done = self.machine.failure, True
-        elif self.machine.state is self.machine.STEPS.DONE and not self.stages:
-            self.done = True
+class CellMode(Enum):
+    READY = auto()
+    RUNNING = auto()
+    PAUSED = auto()
+    ESTOPPED = auto()
+    DONE = auto()
+    FAILED = auto()
 
 
 class Orchestrator:
-    """Starts each task when its `after` tasks are done and its robot is free; stops the cell on a failure."""
+    """Starts each robot's next task when its `after` tasks are done; stops the cell on a failure."""
 
-    def __init__(self, program: Program, contexts: dict[str, RobotContext], clock):
+    def __init__(self, program: Program, contexts: dict[str, RobotContext], clock, preflight: Callable | None = None):
         self.program, self.contexts, self.clock = program, contexts, clock
         self.events: list[dict] = []
         self.tasks = {t.id: {"id": t.id, "robot": t.robot, "kind": t.kind, "start_s": None, "end_s": None,
                              "status": "pending"} for t in program.tasks}
+        self.queue: dict[str, list[Task]] = {r: [t for t in program.tasks if t.robot == r] for r in contexts}
+        self.controllers = {r: RobotController(ctx, self.events.append) for r, ctx in contexts.items()}
+        zone_set = program.cell.zones
+        self.zones = ZoneBook(zone_set, clock, self.events.append) if zone_set else None
+        for ctx in contexts.values():
+            ctx.zones = self.zones if ctx.occupancy is not None else None
         self.active: dict[str, TaskRun] = {}
-        self.failure: tuple[str, Failure] | None = None
-        self.finished = False
+        self.failure: tuple[str | None, Failure] | None = None
         self.timed_out = False
+        self._preflight = preflight  # (program, contexts) -> Verdict: proves the zone interlocks cannot deadlock
+        self.interlock_proof = ""
+        self._started = False
+        C = CellMode
+        self.machine = Machine(model=self, states=C, initial=C.READY, auto_transitions=False,
+                               ignore_invalid_triggers=False, send_event=True, after_state_change="_changed")
+        self.machine.add_transition("start", C.READY, C.RUNNING, before="_start")
+        self.machine.add_transition("pause", C.RUNNING, C.PAUSED, before="_pause")
+        self.machine.add_transition("resume", C.PAUSED, C.RUNNING, before="_resume")
+        self.machine.add_transition("estop", [C.READY, C.RUNNING, C.PAUSED], C.ESTOPPED, before="_estop")
+        self.machine.add_transition("reset", C.ESTOPPED, C.READY, before="_reset")
+        self.machine.add_transition("finish", C.RUNNING, C.DONE, before="_close_records")
+        self.machine.add_transition("fail", [C.READY, C.RUNNING, C.PAUSED, C.ESTOPPED], C.FAILED, before="_halt")
 
-    def _ready(self, robot: str) -> Task | None:
-        for t in self.program.tasks:
-            if t.robot == robot and self.tasks[t.id]["status"] == "pending" and all(self.tasks[d]["status"] == "done" for d in t.after):
-                return t
+    # ------------------------------------------------------------------ cell triggers
+    def _changed(self, event) -> None:
+        record = {"t": self.clock.now(), "robot": None, "task": None, "machine": "cell",
+                  "from": event.transition.source.lower(), "to": self.state.name.lower()}
+        if self.state is CellMode.FAILED and self.failure:
+            record["reason"] = f"{self.failure[1].check}: {self.failure[1].message}"
+        self.events.append(record)
+
+    def _start(self, event) -> None:
+        if not self._started:
+            self._started = True
+            problem = self._claim_start_zones()
+            if problem is None and self._preflight is not None:
+                verdict = self._preflight(self.program, self.contexts)
+                problem, self.interlock_proof = verdict.failure, verdict.detail
+            if problem is not None:
+                self.failure = (None, problem)
+                return
+        for robot, ctl in self.controllers.items():
+            if ctl.state is Mode.DISABLED:
+                ctl.enable()
+            if robot in self.active and ctl.state is Mode.IDLE:
+                ctl.start()  # an interrupted task continues where the world says it can
+
+    def _pause(self, event) -> None:
+        for ctl in self.controllers.values():
+            if ctl.state is Mode.BUSY:
+                ctl.pause()
+
+    def _resume(self, event) -> None:
+        for ctl in self.controllers.values():
+            if ctl.state is Mode.PAUSED:
+                ctl.resume()
+
+    def _estop(self, event) -> None:
+        for ctl in self.controllers.values():
+            ctl.estop()
+
+    def _reset(self, event) -> None:
+        for ctl in self.controllers.values():
+            ctl.reset()
+
+    def _halt(self, event) -> None:
+        """Stop the cell safely: every other busy robot holds along its path; running tasks end 'stopped'."""
+        now = self.clock.now()
+        for robot, ctl in self.controllers.items():
+            if ctl.state is Mode.BUSY:
+                ctl.pause()
+            run = self.active.get(robot)
+            if run is not None and self.tasks[run.task.id]["status"] == "running":
+                self.tasks[run.task.id].update(status="stopped", end_s=now)
+        self.active.clear()
+        self._close_records(event)
+
+    def _close_records(self, event) -> None:
+        for record in self.tasks.values():
+            if record["status"] == "pending":
+                record["status"] = "not_run"
+
+    # ------------------------------------------------------------------ running
+    @property
+    def finished(self) -> bool:
+        return self.state in (CellMode.DONE, CellMode.FAILED)
+
+    def _claim_start_zones(self) -> Failure | None:
+        """Robots standing inside zones when the cell starts hold them from the start."""
+        if self.zones is None:
+            return None
+        for robot, ctx in self.contexts.items():
+            inside = ctx.occupancy.zones_at(ctx.robot.state().q, self.zones.zones) if ctx.occupancy else set()
+            clash = self.zones.acquire(robot, inside)
+            if clash:
+                others = ", ".join(f"'{z}' (held by {self.zones.holder[z]})" for z in sorted(clash))
+                return Failure("interlocks", f"robot '{robot}' starts inside zone {others}: two robots stand in one "
+                                             "zone before anything moves; change the home positions or the zones")
         return None
 
+    def _next(self, robot: str) -> Task | None:
+        queue = self.queue[robot]
+        return queue[0] if queue else None
+
+    def _deps_done(self, task: Task) -> bool:
+        return all(self.tasks[d]["status"] == "done" for d in task.after)
+
     def tick(self) -> None:
-        """Start what can start, poll every running task machine once."""
-        if self.finished:
+        """Start what can start, then poll every busy robot once (in the cell's order)."""
+        if self.state is CellMode.READY and not self._started:
+            self.start()
+        if self.failure is not None and not self.finished:
+            self.fail()
+            return
+        if self.state is not CellMode.RUNNING:
             return
         now = self.clock.now()
-        for robot, ctx in self.contexts.items():
-            if robot not in self.active:
-                task = self._ready(robot)
-                if task is not None:
-                    self.active[robot] = TaskRun(task, self.program, ctx, self.events.append)
+        for robot, ctl in self.controllers.items():
+            if ctl.state is Mode.IDLE and robot not in self.active:
+                task = self._next(robot)
+                if task is not None and self._deps_done(task):
+                    run = TaskRun(task, self.program, self.contexts[robot], self.events.append)
+                    self.active[robot] = run
                     self.tasks[task.id].update(status="running", start_s=now)
-        for robot in list(self.active):
-            run = self.active[robot]
-            run.tick()
-            if run.done:
-                del self.active[robot]
-                record = self.tasks[run.task.id]
-                record["end_s"] = self.clock.now()
-                if run.failure:
-                    record.update(status="failed", reason=f"{run.failure.check}: {run.failure.message}")
-                    self.failure = (run.task.id, run.failure)
-                    self._stop_cell()
-                    return
-                record["status"] = "done"
-        if not self.active and self._ready_any() is None:
-            self.finished = True
-            for record in self.tasks.values():
-                if record["status"] == "pending":
-                    record["status"] = "not_run"
+                    ctl.start(run=run)
+            if ctl.state is Mode.BUSY:
+                ctl.tick()
+                run = self.active[robot]
+                if run.done:
+                    self._task_over(robot, run)
+                    if self.finished:
+                        return
+        if all(not q for q in self.queue.values()) and not self.active:
+            self.finish()
+        else:
+            self._detect_deadlock()
 
-    def _ready_any(self) -> Task | None:
-        return next((t for r in self.contexts if (t := self._ready(r)) is not None), None)
+    def _task_over(self, robot: str, run: TaskRun) -> None:
+        del self.active[robot]
+        self.queue[robot].pop(0)
+        record = self.tasks[run.task.id]
+        record["end_s"] = self.clock.now()
+        if run.failure:
+            record.update(status="failed", reason=f"{run.failure.check}: {run.failure.message}")
+            self.failure = (run.task.id, run.failure)
+            self.fail()
+        else:
+            record["status"] = "done"
+
+    def _detect_deadlock(self) -> None:
+        """Nothing can ever move again when every robot with work left waits: for a zone that another holds or
+        for a task that cannot finish. Such a cell is stopped with an `interlocks` failure."""
+        waits = []
+        for robot, ctl in self.controllers.items():
+            run = self.active.get(robot)
+            if run is not None:
+                zones = {z for z in run.waiting_for_zones if self.zones.holder[z] not in (None, robot)}
+                if not zones or ctl.state is not Mode.BUSY:
+                    return  # this robot is working, or gets its zones on the next tick
+                waits.append(f"{robot} waits in task '{run.task.id}' for zone "
+                             + ", ".join(f"'{z}' held by {self.zones.holder[z]}" for z in sorted(zones)))
+            elif self.queue[robot]:
+                task = self.queue[robot][0]
+                if self._deps_done(task):
+                    return  # it starts on the next tick
+                pending = [d for d in task.after if self.tasks[d]["status"] != "done"]
+                waits.append(f"{robot} waits to start '{task.id}' until " + ", ".join(f"'{d}'" for d in pending) + " are done")
+        if waits:
+            self.failure = (None, Failure("interlocks", "deadlock: " + "; ".join(waits)))
+            self.fail()
 
     def time_out(self, reason: str) -> None:
         """The clock's owner ran out of time: stop the cell; running tasks end as 'stopped' with the reason."""
@@ -114,22 +215,8 @@ class Orchestrator:
         for run in self.active.values():
             self.tasks[run.task.id].update(status="stopped", end_s=now, reason=f"completion: {reason}")
         self.timed_out = True
-        self._stop_cell()
-
-    def _stop_cell(self) -> None:
-        """A failed task stops every robot where it is; running tasks are marked stopped, pending ones not run."""
-        for ctx in self.contexts.values():
-            ctx.robot.stop()
-            if ctx.gripper is not None:
-                ctx.gripper.stop()
-        now = self.clock.now()
-        for robot, run in self.active.items():
-            self.tasks[run.task.id].update(status="stopped", end_s=now)
-        self.active.clear()
-        for record in self.tasks.values():
-            if record["status"] == "pending":
-                record["status"] = "not_run"
-        self.finished = True
+        if not self.finished:
+            self.fail()
 
     @property
     def cycle_time(self) -> float:

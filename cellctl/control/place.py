@@ -21,6 +21,7 @@ class PlaceStep(Enum):
     RETREAT = auto()
     DONE = auto()
     FAILED = auto()
+    INTERRUPTED = auto()
 
 
 class PlaceMachine(TaskMachine):
@@ -53,8 +54,21 @@ class PlaceMachine(TaskMachine):
         if self.ctx.gripper.state().holding:
             return Failure("placement", f"the gripper still holds '{self.part}' after opening")
         self.ctx.parts.poses[self.part] = self.T_world_target
+        if self.ctx.occupancy is not None:
+            self.ctx.occupancy.release_part()
         return None
 
     def _begin_retreat(self):
-        return self.move_lin(self.ctx.arm.fk(self.ctx.robot.state().q) * SE3.Tz(-self.approach), self.lin_speed,
-                             f"retreat from '{self.part}'")
+        return self.move_lin(self.tcp() * SE3.Tz(-self.approach), self.lin_speed, f"retreat from '{self.part}'")
+
+    def resume_step(self):
+        """Still holding: go back above the target and lower again. Released: verify, then retreat.
+        Lost the part before releasing it: the task cannot go on."""
+        holding = self.ctx.gripper.state().holding
+        if holding:
+            return PlaceStep.TRANSFER
+        if self.interrupted_step in (PlaceStep.RELEASE, PlaceStep.VERIFY_PLACE):
+            return PlaceStep.RELEASE  # open fully (the jaws may have stopped half-way), then verify
+        if self.interrupted_step is PlaceStep.RETREAT:
+            return PlaceStep.RETREAT
+        return Failure("grasp", f"'{self.part}' was no longer held when the cell restarted after the e-stop")

@@ -1,8 +1,16 @@
-"""The hardware-driver API: what controllers may ask of a robot or a gripper, and nothing more.
+"""The hardware-driver API: what controllers may ask of a robot or a tool, and nothing more.
 
-Every call returns at once (drivers never block): `execute` and the gripper commands return a
-MotionHandle to poll. Units are SI: rad, rad/s, m, s. The simulation is one implementation
-(`cellctl.drivers.sim`); a hardware integrator writes another against these protocols.
+Every call returns at once (drivers never block): `execute` and the tool commands return a
+MotionHandle to poll. Units are SI: rad, rad/s, m, s, N m. The simulation is one implementation
+(`cellctl.drivers.sim`), an ideal kinematic one another (`cellctl.drivers.ideal`); a hardware
+integrator writes a third against these protocols, without touching the controllers.
+
+Stops, from gentlest to hardest:
+- `hold()` / `resume()`: a feed hold. The arm slows to a stop *along its path* and waits; `resume`
+  continues the same trajectory from where it stopped. The handle stays RUNNING throughout.
+- `stop()`: abort the trajectory and hold the current position; the handle becomes STOPPED.
+- `estop()`: emergency stop. The reference freezes within one control period and the driver refuses
+  every command until `reset()`; the handle becomes STOPPED with reason "e-stop".
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ class RobotState:
     t: float  # s, the driver's clock
     q: np.ndarray  # rad
     qd: np.ndarray  # rad/s
+    estopped: bool = False  # the driver refuses commands until reset()
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,21 @@ class GripperState:
     opening: float  # m, each finger's distance from the centre line
     moving: bool
     holding: bool  # an object is held between the fingers (both fingers touch it)
+
+
+@dataclass(frozen=True)
+class WeldState:
+    t: float
+    arc_on: bool  # the source is commanded on
+    arc_established: bool  # current flows: the wire touches work within its stick-out
+
+
+@dataclass(frozen=True)
+class NutrunnerState:
+    t: float
+    torque: float  # N m, measured at the spindle
+    angle: float  # rad the spindle has turned since the current run began
+    running: bool
 
 
 @runtime_checkable
@@ -64,8 +88,20 @@ class RobotDriver(Protocol):
 
     def execute(self, trajectory: JointTrajectory) -> MotionHandle: ...
 
+    def hold(self) -> None:
+        """Feed hold: decelerate along the path to a stop and wait; no effect when idle."""
+
+    def resume(self) -> None:
+        """Continue a held trajectory from where it stopped."""
+
     def stop(self) -> None:
         """Stop at once and hold the current position; a running handle becomes STOPPED."""
+
+    def estop(self) -> None:
+        """Emergency stop within one control period; refuse commands until reset()."""
+
+    def reset(self) -> None:
+        """Clear an e-stop; the arm stays where it is."""
 
 
 @runtime_checkable
@@ -79,5 +115,36 @@ class GripperDriver(Protocol):
     def open(self) -> MotionHandle: ...
 
     def close(self) -> MotionHandle: ...
+
+    def stop(self) -> None: ...
+
+
+@runtime_checkable
+class WeldSourceDriver(Protocol):
+    """An arc welding power source. `arc_on` is DONE once the arc is established, FAILED if it cannot strike."""
+
+    name: str
+
+    def state(self) -> WeldState: ...
+
+    def arc_on(self) -> MotionHandle: ...
+
+    def arc_off(self) -> MotionHandle: ...
+
+    def stop(self) -> None:
+        """Arc off at once (also what an e-stop does)."""
+
+
+@runtime_checkable
+class NutrunnerDriver(Protocol):
+    """A torque-controlled spindle. `run(torque, angle_max)` turns until the torque is reached (DONE) or the
+    angle is used up or the spindle stalls below it (FAILED); the state reports the final torque and angle."""
+
+    name: str
+    max_torque: float  # N m the spindle can deliver
+
+    def state(self) -> NutrunnerState: ...
+
+    def run(self, torque: float, angle_max: float) -> MotionHandle: ...
 
     def stop(self) -> None: ...

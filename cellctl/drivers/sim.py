@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cellctl.drivers.base import GripperState, MotionStatus, RobotState
-from cellctl.motion.trajectory import JointTrajectory
+from cellctl.motion.trajectory import HOLD_RAMP, JointTrajectory, PathClock
 from cellctl.twin.world import World
 
 SETTLE_TOL = 2e-3  # rad: how close to a trajectory's end the arm must come to be DONE
@@ -44,49 +44,73 @@ class SimRobotDriver:
     def __init__(self, world: World, robot: str):
         self.world, self.name, self.period = world, robot, world.dt
         self._traj: JointTrajectory | None = None
-        self._t0 = 0.0
+        self._clock = PathClock(HOLD_RAMP)
+        self._late = 0.0  # s the arm has spent past the trajectory's end without settling
         self._handle: SimMotion | None = None
+        self._estopped = False
         world.before_step(self._command)
         world.after_step(self._watch)
 
     def state(self) -> RobotState:
         q, qd, _ = self.world.joint_state(self.name)
-        return RobotState(self.world.t, q, qd)
+        return RobotState(self.world.t, q, qd, self._estopped)
 
     def execute(self, trajectory: JointTrajectory) -> SimMotion:
         if self._handle is not None:
             self._handle._end(MotionStatus.STOPPED, "replaced by a new trajectory")
-        self._traj, self._t0, self._handle = trajectory, self.world.t, SimMotion()
-        return self._handle
+        handle = SimMotion()
+        if self._estopped:
+            handle._end(MotionStatus.FAILED, "the robot is e-stopped; reset it first")
+            return handle
+        self._traj, self._clock, self._late, self._handle = trajectory, PathClock(HOLD_RAMP), 0.0, handle
+        return handle
+
+    def hold(self) -> None:
+        self._clock.target = 0.0
+
+    def resume(self) -> None:
+        self._clock.target = 1.0
 
     def stop(self) -> None:
+        self._freeze("stopped")
+
+    def estop(self) -> None:
+        self._estopped = True
+        self._freeze("e-stop")
+
+    def reset(self) -> None:
+        self._estopped = False
+
+    def _freeze(self, reason: str) -> None:
+        """Hold the position measured now, with zero velocity: the servos brake at their force limits."""
         q, _, _ = self.world.joint_state(self.name)
-        self._traj = JointTrajectory.hold(q)
-        self._t0 = self.world.t
+        self._traj, self._clock = JointTrajectory.hold(q), PathClock(HOLD_RAMP)
         if self._handle is not None:
-            self._handle._end(MotionStatus.STOPPED, "stopped")
+            self._handle._end(MotionStatus.STOPPED, reason)
         self._handle = None
+        self.world.command_joints(self.name, q, np.zeros_like(q), q)
 
     def _command(self, t: float) -> None:
         if self._traj is not None:
             # PyBullet's servo closes the position error it sees at the start of a step, so it is given the
             # reference for now; the reference for the step's end is what the arm should then be at
-            q, qd = self._traj.sample(t - self._t0)
-            self.world.command_joints(self.name, q, qd, self._traj.sample(t + self.world.dt - self._t0)[0])
+            s0 = self._clock.s
+            q, qd = self._traj.sample(s0)
+            s1 = self._clock.advance(self.world.dt)
+            self.world.command_joints(self.name, q, qd * self._clock.rate, self._traj.sample(s1)[0])
 
     def _watch(self, t: float) -> None:
         h = self._handle
-        if h is None or self._traj is None:
-            return
-        late = t - self._t0 - self._traj.duration
-        if late < 0:
+        if h is None or self._traj is None or self._clock.s < self._traj.duration:
             return
         q, _, _ = self.world.joint_state(self.name)
         err = np.abs(q - self._traj.end)
         if err.max() < SETTLE_TOL:
             h._end(MotionStatus.DONE)
             self._handle = None
-        elif late > SETTLE_TIMEOUT:
+            return
+        self._late += self.world.dt
+        if self._late > SETTLE_TIMEOUT:
             j = int(err.argmax())
             h._end(MotionStatus.FAILED, f"the arm did not reach the end of its move: joint {j + 1} is "
                                         f"{np.degrees(err[j]):.1f} deg off {SETTLE_TIMEOUT:.1f} s after it should have arrived")

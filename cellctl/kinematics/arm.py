@@ -34,16 +34,22 @@ class JointLimits:
 
 
 @lru_cache(maxsize=16)
-def _load(urdf: Path, flange: str):
+def _rtb_robot(urdf: Path):
+    """roboticstoolbox's model of a URDF file (read once per file)."""
     from roboticstoolbox import Robot as RtbRobot
     from roboticstoolbox.models.URDF.URDFRobot import URDF_file
 
-    info = chain(urdf, flange)
     try:
         elinks, name, *_ = URDF_file(urdf)
-        robot = RtbRobot(elinks, name=name)
+        return RtbRobot(elinks, name=name)
     except Exception as exc:  # roboticstoolbox raises several kinds; the user needs one message
         raise ProgramError(f"roboticstoolbox cannot read this URDF: {exc}", str(urdf)) from exc
+
+
+@lru_cache(maxsize=16)
+def _load(urdf: Path, flange: str):
+    info = chain(urdf, flange)
+    robot = _rtb_robot(urdf)
     ets = robot.ets(end=flange)
     p_shoulder = robot.fkine(np.zeros(robot.n), end=info.shoulder).A[:3, 3] if info.shoulder != robot.base_link.name else np.zeros(3)
     # the radius of the reach sphere: the farthest the flange gets from the shoulder, sampled

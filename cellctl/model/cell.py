@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,24 +12,41 @@ from spatialmath import SE3
 
 from cellctl.model import fields
 from cellctl.model.urdf_info import chain, urdf_info
-from cellctl.model.yamlsource import YDict, check_keys, display_path, load_yaml
+from cellctl.model.yamlsource import YDict, YList, check_keys, display_path, load_yaml
 
 
 @dataclass
 class Feature:
-    """A named frame on a part or fixture (grasp frame, nest, ...), in the owner's frame."""
+    """A named feature of a part or fixture, in the owner's frame (metres). kind is one of FEATURE_KINDS:
+
+    - frame: a pose (grasp frame, nest, ...); points and normal are None.
+    - seam: a weld seam through `points` ((N, 3), N >= 2) on a surface whose unit `normal` points out of it,
+      towards the torch. T_owner_feature sits at the first point with z = -normal (so a tool whose z points
+      at the surface sits on it) and x along the first segment, made perpendicular to z; y = z x x.
+    - hole: a bolt hole. T_owner_feature sits at the entry point with z along the bolt's travel (into the
+      hole, so a nutrunner's TCP z lines up with it); x is the owner's x made perpendicular to z (the
+      owner's y where the axis is within about 25 deg of x); points and normal are None.
+    """
 
     name: str
     T_owner_feature: SE3
     kind: str = "frame"
+    points: np.ndarray | None = None  # (N, 3) m, owner frame; seams only
+    normal: np.ndarray | None = None  # unit surface normal, out of the surface, owner frame; seams only
 
 
 @dataclass
 class Tool:
+    """A tool on a robot's flange. T_flange_tcp is the TCP in the tool's mounting frame: between the
+    fingertips (gripper), the wire tip with z along the wire out of the torch (weld_torch), the socket
+    mouth with z along the spindle (nutrunner, whose spindle turns about that z)."""
+
     name: str
     kind: str
     urdf: Path
     T_flange_tcp: SE3
+    max_torque: float | None = None  # N m, rated spindle torque; nutrunners only
+    spindle: str | None = None  # name of the spindle joint in the tool URDF; nutrunners only
 
 
 @dataclass
@@ -79,7 +97,8 @@ class Cell:
         return display_path(self.file)
 
 
-TOOL_KINDS = ("gripper",)
+TOOL_KINDS = ("gripper", "weld_torch", "nutrunner")
+FEATURE_KINDS = ("frame", "seam", "hole")
 FLANGE = "tool0"  # the link of every robot URDF that tools mount on
 
 
@@ -117,6 +136,70 @@ def _solid(entry: YDict, what: str) -> Path:
     return urdf
 
 
+def _unit(node: YDict, key: str, what: str) -> np.ndarray:
+    """A direction: a 3-vector that is not zero, normalised."""
+    v = fields.vector(node, key, what)
+    norm = float(np.linalg.norm(v))
+    if norm < 1e-9:
+        raise node.error(key, f"'{key}' of {what} is a direction and cannot be [0, 0, 0]; give one like [0, 0, 1]")
+    return v / norm
+
+
+def _frame(origin: np.ndarray, z: np.ndarray, x_hint: np.ndarray) -> SE3:
+    """The frame at origin with unit z, and x along x_hint made perpendicular to z."""
+    x = x_hint - np.dot(x_hint, z) * z
+    x = x / np.linalg.norm(x)
+    return SE3.Rt(np.column_stack([x, np.cross(z, x), z]), origin, check=False)
+
+
+def _seam_points(entry: YDict, what: str) -> np.ndarray:
+    """The seam's points from 'points' (m) or 'points_mm': at least two, consecutive ones over 1 mm apart."""
+    if ("points" in entry) == ("points_mm" in entry):
+        raise entry.error("points_mm" if "points" in entry else None,
+                          f"{what} needs exactly one of 'points' (m) or 'points_mm', like points: [[0, 0, 0], [0.1, 0, 0]]")
+    key = "points" if "points" in entry else "points_mm"
+    value = entry[key]
+    like = "[[0, 0, 0], [0.1, 0, 0]]" if key == "points" else "[[0, 0, 0], [100, 0, 0]]"
+    if not isinstance(value, YList):
+        raise entry.error(key, f"'{key}' of {what} must be a list of [x, y, z] points, like {like}")
+    for i, p in enumerate(value):
+        if not isinstance(p, YList) or len(p) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in p):
+            raise value.error(i, f"point {i + 1} of {what} must be [x, y, z] (3 numbers), not {p!r}")
+    if len(value) < 2:
+        raise entry.error(key, f"{what} has {len(value)} point; a seam needs at least 2, like {like}")
+    points = np.array(value, dtype=float) / (1000.0 if key == "points_mm" else 1.0)
+    if not np.all(np.isfinite(points)):
+        raise entry.error(key, f"'{key}' of {what} must hold finite numbers")
+    gaps = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    close = np.flatnonzero(gaps <= 0.001)
+    if close.size:
+        i = int(close[0])
+        raise value.error(i + 1, f"points {i + 1} and {i + 2} of {what} are {gaps[i] * 1000:.3g} mm apart; consecutive "
+                                 f"points must be more than 1 mm apart (remove the repeated point)")
+    return points
+
+
+def _seam(entry: YDict, name: str, what: str) -> Feature:
+    """A seam: points along it and the surface normal (default +z); its frame is at the first point, z = -normal."""
+    check_keys(entry, what, ("kind",), ("points", "points_mm", "normal"))
+    points = _seam_points(entry, what)
+    normal = _unit(entry, "normal", what) if "normal" in entry else np.array([0.0, 0.0, 1.0])
+    first = points[1] - points[0]
+    if np.linalg.norm(np.cross(first, normal)) < np.sin(np.radians(1.0)) * np.linalg.norm(first):
+        raise entry.error("normal" if "normal" in entry else "kind",
+                          f"the first segment of {what} runs along its normal {np.round(normal, 3).tolist()}; a seam lies "
+                          f"on the surface, so give the normal of the surface it lies on (normal: [x, y, z])")
+    return Feature(name, _frame(points[0], -normal, first), "seam", points, normal)
+
+
+def _hole(entry: YDict, name: str, what: str) -> Feature:
+    """A hole: entry point xyz and the bolt's direction of travel; its frame is at xyz with z = axis."""
+    check_keys(entry, what, ("kind", "xyz", "axis"))
+    z = _unit(entry, "axis", what)
+    hint = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    return Feature(name, _frame(fields.vector(entry, "xyz", what), z, hint), "hole")
+
+
 def _features(node: YDict, owner: str) -> dict[str, Feature]:
     if "features" not in node:
         return {}
@@ -127,10 +210,92 @@ def _features(node: YDict, owner: str) -> dict[str, Feature]:
     for name in section:
         entry = _entry(section, name, f"feature of '{owner}'")
         kind = fields.name(entry, "kind", f"feature '{owner}.{name}'") if "kind" in entry else "frame"
-        if kind != "frame":
-            raise entry.error("kind", f"feature kind '{kind}' is not supported yet; kinds: frame")
-        out[str(name)] = Feature(str(name), fields.pose(entry, f"feature '{owner}.{name}'", also=("kind",)), kind)
+        if kind not in FEATURE_KINDS:
+            raise entry.error("kind", f"feature kind '{kind}' is unknown; kinds: {', '.join(FEATURE_KINDS)}")
+        if kind == "seam":
+            out[str(name)] = _seam(entry, str(name), f"seam '{owner}.{name}'")
+        elif kind == "hole":
+            out[str(name)] = _hole(entry, str(name), f"hole '{owner}.{name}'")
+        else:
+            out[str(name)] = Feature(str(name), fields.pose(entry, f"feature '{owner}.{name}'", also=("kind",)), kind)
     return out
+
+
+def _floats(element: ET.Element | None, attr: str, default: str) -> list[float]:
+    """Three numbers from an attribute like xyz="0 0 1" (ValueError if they are not)."""
+    values = [float(v) for v in (element.get(attr, default) if element is not None else default).split()]
+    if len(values) != 3 or not np.all(np.isfinite(values)):
+        raise ValueError(attr)
+    return values
+
+
+def _joint_in_tool(urdf: Path, joint: str) -> tuple[np.ndarray, np.ndarray]:
+    """A joint's origin and unit axis in the URDF's root frame (the tool's mounting frame)."""
+    root = ET.parse(urdf).getroot()
+    by_child = {j.find("child").get("link"): j for j in root.findall("joint")}
+    target = next(j for j in root.findall("joint") if j.get("name") == joint)
+    T, j = SE3(), target
+    while j is not None:
+        origin = j.find("origin")
+        T = SE3.Trans(_floats(origin, "xyz", "0 0 0")) * SE3.RPY(_floats(origin, "rpy", "0 0 0"), order="zyx") * T
+        j = by_child.get(j.find("parent").get("link"))
+    axis = np.array(_floats(target.find("axis"), "xyz", "1 0 0"))
+    if np.linalg.norm(axis) < 1e-9:
+        raise ValueError("axis")
+    return T.t, T.R @ (axis / np.linalg.norm(axis))
+
+
+def _moving(joints) -> str:
+    return ", ".join(f"{j.name} ({j.type})" for j in joints) or "no movable joints"
+
+
+def _spindle(entry: YDict, name: str, urdf: Path, tcp: SE3) -> str:
+    """The nutrunner's one revolute or continuous joint, checked to turn about the TCP z axis."""
+    moving = urdf_info(urdf).movable
+    if len(moving) != 1 or moving[0].type not in ("revolute", "continuous"):
+        raise entry.error("urdf", f"nutrunner '{name}': {entry['urdf']} must have exactly one revolute or continuous joint, "
+                                  f"the spindle (it has {_moving(moving)}); use a nutrunner URDF like urdf/tools/nutrunner.urdf")
+    spindle = moving[0].name
+    try:
+        origin, axis = _joint_in_tool(urdf, spindle)
+    except ValueError:
+        raise entry.error("urdf", f"nutrunner '{name}': {entry['urdf']}: joint '{spindle}' needs numeric <origin xyz rpy> "
+                                  f"and a non-zero <axis xyz> along its chain")
+    along = tcp.R.T @ axis
+    if along[2] < np.cos(np.radians(1.0)):
+        raise entry.error("tcp", f"nutrunner '{name}': spindle '{spindle}' of {entry['urdf']} turns about "
+                                 f"{np.round(along, 3).tolist()} in the TCP frame; it must turn about the TCP z axis "
+                                 f"[0, 0, 1] (set the tcp rpy_deg so z runs along the spindle, or fix the joint's <axis>)")
+    off = np.linalg.norm(np.cross(tcp.t - origin, axis))
+    if off > 0.001:
+        raise entry.error("tcp", f"nutrunner '{name}': the TCP is {off * 1000:.3g} mm off the axis of spindle '{spindle}'; "
+                                 f"put the tcp xyz on the spindle axis (the socket mouth)")
+    return spindle
+
+
+def _tool(section: YDict, name: str) -> Tool:
+    """One entry of 'tools': its kind, URDF and TCP, with the URDF's joints checked against the kind."""
+    entry = _entry(section, name, "tool")
+    nutrunner = entry.get("kind") == "nutrunner"
+    if nutrunner and "max_torque_nm" not in entry:
+        raise entry.error(None, f"nutrunner '{name}' needs 'max_torque_nm', its rated torque in N m (like max_torque_nm: 40)")
+    check_keys(entry, f"tool '{name}'", ("kind", "urdf"), ("tcp",) + (("max_torque_nm",) if nutrunner else ()))
+    kind = fields.name(entry, "kind", f"tool '{name}'")
+    if kind not in TOOL_KINDS:
+        raise entry.error("kind", f"tool kind '{kind}' is unknown; kinds: {', '.join(TOOL_KINDS)}")
+    tcp = fields.pose(entry["tcp"], f"tcp of tool '{name}'", entry, "tcp") if "tcp" in entry else SE3()
+    tool_urdf = fields.file_path(entry, "urdf", f"tool '{name}'", ".urdf")
+    moving = urdf_info(tool_urdf).movable
+    if kind == "gripper" and (len(moving) != 2 or any(j.type != "prismatic" for j in moving)):
+        raise entry.error("urdf", f"gripper '{name}': {entry['urdf']} must have exactly two prismatic finger joints "
+                                  f"(it has {_moving(moving)})")
+    if kind == "weld_torch" and moving:
+        raise entry.error("urdf", f"weld_torch '{name}': {entry['urdf']} must have no movable joints (it has {_moving(moving)}); "
+                                  f"make them fixed, or use a torch URDF like urdf/tools/weld_torch.urdf")
+    if kind == "nutrunner":
+        torque = fields.number(entry, "max_torque_nm", f"nutrunner '{name}'", positive=True)
+        return Tool(name, kind, tool_urdf, tcp, torque, _spindle(entry, name, tool_urdf, tcp))
+    return Tool(name, kind, tool_urdf, tcp)
 
 
 def load_cell(path: Path) -> Cell:
@@ -138,20 +303,8 @@ def load_cell(path: Path) -> Cell:
     doc = load_yaml(path)
     check_keys(doc, "a cell file", ("cell", "robots"), ("tools", "fixtures", "parts", "zones"))
 
-    tools = {}
     tool_section = _section(doc, "tools")
-    for name in tool_section:
-        entry = check_keys(_entry(tool_section, name, "tool"), f"tool '{name}'", ("kind", "urdf"), ("tcp",))
-        fields.name(entry, "kind", f"tool '{name}'")
-        if entry["kind"] not in TOOL_KINDS:
-            raise entry.error("kind", f"tool kind '{entry['kind']}' is unknown; kinds: {', '.join(TOOL_KINDS)}")
-        tcp = fields.pose(entry["tcp"], f"tcp of tool '{name}'", entry, "tcp") if "tcp" in entry else SE3()
-        tool_urdf = fields.file_path(entry, "urdf", f"tool '{name}'", ".urdf")
-        moving = urdf_info(tool_urdf).movable
-        if entry["kind"] == "gripper" and (len(moving) != 2 or any(j.type != "prismatic" for j in moving)):
-            raise entry.error("urdf", f"gripper '{name}': {entry['urdf']} must have exactly two prismatic finger joints "
-                                      f"(it has {', '.join(f'{j.name} ({j.type})' for j in moving) or 'no movable joints'})")
-        tools[name] = Tool(name, entry["kind"], tool_urdf, tcp)
+    tools = {name: _tool(tool_section, name) for name in tool_section}
 
     robots = {}
     robot_section = _section(doc, "robots")

@@ -1,4 +1,4 @@
-"""A program: tasks (pick, place, move), which robot does each, and what must finish first."""
+"""A program: tasks (pick, place, move, weld, fasten), which robot does each, and what must finish first."""
 
 from __future__ import annotations
 
@@ -25,9 +25,16 @@ class MoveTarget:
 
 @dataclass
 class Task:
+    """One task of a program, in SI units. A weld runs the robot's weld_torch along `feature` (a seam) at
+    `weld_speed`; the torch's z leans from the seam frame's z (-normal, into the surface) by `work_angle` about
+    the seam's direction of travel (x, right-hand rule), then by `travel_angle` about the resulting y, so a
+    positive travel angle points the wire ahead (push) and a negative one behind (drag). A fasten runs the
+    robot's nutrunner on each of `holes` in turn, to `torque`, the nut turning through between
+    `angle_window[0]` and `angle_window[1]` rad from first contact (snug) to the final torque."""
+
     id: str
     robot: str
-    kind: str  # "pick_place" | "pick" | "move"
+    kind: str  # "pick_place" | "pick" | "move" | "weld" | "fasten"
     line: int
     after: list[str] = field(default_factory=list)
     part: str | None = None
@@ -37,6 +44,13 @@ class Task:
     approach: float = 0.10  # m, along the tool axis before grasp and place
     lin_speed: float = 0.20  # m/s, for approach, lower, lift and retreat
     speed_scale: float = 1.0  # fraction of the arm's joint velocity limits for free (PTP) moves
+    feature: tuple[str, str] | None = None  # weld: (fixture or part, seam)
+    weld_speed: float | None = None  # m/s, travel speed along the seam
+    work_angle: float = 0.0  # rad, torch tilt about the seam's direction of travel
+    travel_angle: float = 0.0  # rad, torch tilt along the seam: > 0 push, < 0 drag
+    holes: list[tuple[str, str]] = field(default_factory=list)  # fasten: (fixture or part, hole), in order
+    torque: float | None = None  # N m, final tightening torque
+    angle_window: tuple[float, float] = (0.0, 4 * np.pi)  # rad, turn from snug to final torque: (min, max)
 
 
 @dataclass
@@ -53,7 +67,11 @@ class Program:
 
 
 
-TASK_KEYS = ("id", "robot", "after", "pick", "place", "grasp", "move", "approach_mm", "lin_speed_mm_s", "speed_pct")
+TASK_KEYS = ("id", "robot", "after", "pick", "place", "grasp", "move", "weld", "speed_mm_s", "work_angle_deg",
+             "travel_angle_deg", "fasten", "torque_nm", "angle_window_deg", "approach_mm", "lin_speed_mm_s", "speed_pct")
+ACTIONS = ("pick", "move", "weld", "fasten")
+ACTION_OF = {"speed_mm_s": "weld", "work_angle_deg": "weld", "travel_angle_deg": "weld",
+             "torque_nm": "fasten", "angle_window_deg": "fasten"}  # keys that only one kind of task takes
 
 
 def _known(names, what: str) -> str:
@@ -73,17 +91,86 @@ def _move_target(entry: YDict, cell: Cell, robot: str, what: str) -> MoveTarget:
     raise entry.error("move", f"'move' of {what} must be home, {{joints_deg: [...]}} or a TCP pose {{xyz: [...], rpy_deg: [...]}}")
 
 
-def _place_target(entry: YDict, cell: Cell, what: str) -> tuple[str, str]:
-    value = entry["place"]
+def _feature_ref(value, cell: Cell, what: str, key: str, like: str, error) -> tuple[str, str]:
+    """An OWNER.FEATURE reference to a fixture's or part's feature; error(message) makes the ProgramError."""
     if not isinstance(value, str) or value.count(".") != 1:
-        raise entry.error("place", f"'place' of {what} must be OWNER.FEATURE, like nest_fixture.nest")
+        raise error(f"'{key}' of {what} must be OWNER.FEATURE, like {like}")
     owner, feature = value.split(".")
     owners = {**cell.fixtures, **cell.parts}
     if owner not in owners:
-        raise entry.error("place", f"'{owner}' is not a fixture or part of {cell.shown}; {_known(list(owners), 'fixtures and parts')}")
+        raise error(f"'{owner}' is not a fixture or part of {cell.shown}; {_known(list(owners), 'fixtures and parts')}")
     if feature not in owners[owner].features:
-        raise entry.error("place", f"'{owner}' has no feature '{feature}' in {cell.shown}; {_known(list(owners[owner].features), 'features')}")
+        raise error(f"'{owner}' has no feature '{feature}' in {cell.shown}; {_known(list(owners[owner].features), 'features')}")
     return owner, feature
+
+
+def _place_target(entry: YDict, cell: Cell, what: str) -> tuple[str, str]:
+    return _feature_ref(entry["place"], cell, what, "place", "nest_fixture.nest", lambda m: entry.error("place", m))
+
+
+def _of_kind(cell: Cell, kind: str) -> list[str]:
+    """Every feature of this kind in the cell, as OWNER.FEATURE."""
+    return [f"{o}.{f}" for o, owner in {**cell.fixtures, **cell.parts}.items() for f, feat in owner.features.items() if feat.kind == kind]
+
+
+def _kind_feature(value, cell: Cell, what: str, key: str, kind: str, error) -> tuple[str, str]:
+    """An OWNER.FEATURE reference that must name a feature of this kind (seam, hole)."""
+    owner, name = _feature_ref(value, cell, what, key, f"panel.{'hinge_seam' if kind == 'seam' else 'bolt_1'}", error)
+    actual = {**cell.fixtures, **cell.parts}[owner].features[name].kind
+    if actual != kind:
+        raise error(f"'{key}' of {what} names '{owner}.{name}', which is a {actual} feature, not a {kind}; "
+                    f"{_known(_of_kind(cell, kind), f'{kind}s')}")
+    return owner, name
+
+
+def _require_tool(entry: YDict, cell: Cell, robot: str, what: str, verb: str, kind: str) -> None:
+    tool = cell.robots[robot].tool
+    if tool is None or tool.kind != kind:
+        has = f"carries {tool.kind} '{tool.name}'" if tool else "carries no tool"
+        able = [n for n, r in cell.robots.items() if r.tool is not None and r.tool.kind == kind]
+        raise entry.error("robot", f"{what} {verb}, but robot '{robot}' carries no {kind} in {cell.shown} (it {has}); "
+                                   f"give it a tool of kind {kind}, or pick another robot ({_known(able, f'robots with a {kind}')})")
+
+
+def _weld(entry: YDict, cell: Cell, task: Task, what: str) -> None:
+    """Fill a weld task: the seam, the travel speed and the torch angles."""
+    _require_tool(entry, cell, task.robot, what, "welds", "weld_torch")
+    task.kind = "weld"
+    task.feature = _kind_feature(entry["weld"], cell, what, "weld", "seam", lambda m: entry.error("weld", m))
+    if "speed_mm_s" not in entry:
+        raise entry.error("weld", f"{what} welds, so it needs 'speed_mm_s', the travel speed along the seam (like speed_mm_s: 10)")
+    task.weld_speed = fields.number(entry, "speed_mm_s", what, positive=True) / 1000.0
+    for key in ("work_angle_deg", "travel_angle_deg"):
+        if key in entry:
+            angle = fields.number(entry, key, what)
+            if abs(angle) >= 90:
+                raise entry.error(key, f"'{key}' of {what} tilts the torch from the seam normal: between -90 and 90 deg, not {angle:g}")
+            setattr(task, key.removesuffix("_deg"), float(np.radians(angle)))
+
+
+def _fasten(entry: YDict, cell: Cell, task: Task, what: str) -> None:
+    """Fill a fasten task: the holes in order, the torque and the angle window."""
+    _require_tool(entry, cell, task.robot, what, "fastens", "nutrunner")
+    task.kind = "fasten"
+    value = entry["fasten"]
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(value, (str, YList)) or not items:
+        raise entry.error("fasten", f"'fasten' of {what} must be a hole or a non-empty list of holes, like [panel.bolt_1, panel.bolt_2]")
+    for i, item in enumerate(items):
+        error = (lambda m: entry.error("fasten", m)) if isinstance(value, str) else (lambda m, i=i: items.error(i, m))
+        hole = _kind_feature(item, cell, what, "fasten", "hole", error)
+        if hole in task.holes:
+            raise error(f"'fasten' of {what} names {hole[0]}.{hole[1]} twice; fasten each hole once")
+        task.holes.append(hole)
+    if "torque_nm" not in entry:
+        raise entry.error("fasten", f"{what} fastens, so it needs 'torque_nm', the final tightening torque (like torque_nm: 12)")
+    task.torque = fields.number(entry, "torque_nm", what, positive=True)
+    if "angle_window_deg" in entry:
+        lo, hi = fields.vector(entry, "angle_window_deg", what, 2)
+        if not 0 <= lo < hi:
+            raise entry.error("angle_window_deg", f"'angle_window_deg' of {what} is [min, max] of the turn from snug to final "
+                                                  f"torque, with 0 <= min < max, like [20, 720]; got [{lo:g}, {hi:g}]")
+        task.angle_window = (float(np.radians(lo)), float(np.radians(hi)))
 
 
 def _task(entry: YDict, cell: Cell, index: int) -> Task:
@@ -97,9 +184,14 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
         raise entry.error("robot", f"robot '{robot}' is not in {cell.shown}; {_known(list(cell.robots), 'robots')}")
     if "place" in entry and "pick" not in entry:
         raise entry.error("place", f"{what}: 'place' needs a 'pick' in the same task (pick: PART, place: OWNER.FEATURE)")
-    kinds = [k for k in ("pick", "move") if k in entry]
+    kinds = [k for k in ACTIONS if k in entry]
     if len(kinds) != 1:
-        raise entry.error(None, f"{what} must say what to do with exactly one of 'pick' (with optional 'place') or 'move'")
+        raise entry.error(None, f"{what} must say what to do with exactly one of 'pick' (with optional 'place'), 'move', "
+                                f"'weld' or 'fasten'")
+    for key, action in ACTION_OF.items():
+        if key in entry and action not in entry:
+            hint = "; the speed of straight-line moves is lin_speed_mm_s" if key == "speed_mm_s" else ""
+            raise entry.error(key, f"'{key}' of {what} is for {action} tasks; remove it (this task does '{kinds[0]}'){hint}")
     task = Task(tid, robot, "move", entry.line)
     if "after" in entry:
         task.after = fields.name_list(entry, "after", what)
@@ -129,6 +221,10 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
             task.kind, task.place = "pick_place", _place_target(entry, cell, what)
             if task.place[0] == part:
                 raise entry.error("place", f"{what} places '{part}' onto a feature of '{part}' itself; name a fixture or another part")
+    elif "weld" in entry:
+        _weld(entry, cell, task, what)
+    elif "fasten" in entry:
+        _fasten(entry, cell, task, what)
     else:
         task.move = _move_target(entry, cell, robot, what)
     return task

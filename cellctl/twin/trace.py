@@ -62,6 +62,9 @@ class Trace:
     tool_links: dict = field(default_factory=dict)  # robot -> names of the links of its tool
     finger_links: dict = field(default_factory=dict)  # robot -> names of its gripper's finger links
     layout_overlaps: list = field(default_factory=list)  # (a, b, depth m): bodies the cell lays out inside each other
+    zone_changes: list = field(default_factory=list)  # (t, zone, robots inside): whenever who is inside changes
+    arcs: list = field(default_factory=list)  # (t, robot, established): whenever a robot's arc starts or stops
+    fastenings: list = field(default_factory=list)  # dicts: robot, t_s, torque_nm, angle_deg, hole (at each run's end)
 
     def index_at(self, t: float) -> int:
         """Index of the last recorded step at or before t."""
@@ -81,3 +84,4 @@ class SimResult:
     failure: tuple | None
     cycle_time: float
     timed_out: bool
+    interlock_proof: str = ""  # what the preflight proved about the zone interlocks

@@ -47,6 +47,9 @@ class SimRobot:
     finger_cmd: float | None = None
     attachment: tuple[str, int] | None = None  # (part, constraint id)
     tool_links: list[int] = field(default_factory=list)
+    spindle: int | None = None  # a nutrunner's spindle joint
+    spindle_speed: float = 0.0  # rad/s commanded
+    spindle_effort: float = 0.0  # N m the spindle motor can give
     T_flange_tcp: np.ndarray = field(default_factory=lambda: np.eye(4))
 
 
@@ -87,9 +90,52 @@ class World:
         for name in cell.parts:
             self.trace.parts[name] = []
         self.trace.layout_overlaps = self._layout_overlaps()
+        self._zones = self._build_zones()
+        self._occupants: dict[str, tuple] = {}
         self._record()
 
     # ------------------------------------------------------------------ building
+    def _build_zones(self) -> dict[str, int]:
+        """Each shared zone as a box that touches nothing (no contacts), only measured against: which robots'
+        real geometry (with tool and held part) is inside it is recorded at every step."""
+        out = {}
+        for name, z in self.cell.zones.items():
+            shape = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=list((z.hi - z.lo) / 2), physicsClientId=self.client)
+            body = pb.createMultiBody(0, shape, -1, list((z.hi + z.lo) / 2), physicsClientId=self.client)
+            pb.setCollisionFilterGroupMask(body, -1, 0, 0, physicsClientId=self.client)
+            out[name] = body
+        return out
+
+    def zone_occupants(self, zone: str) -> tuple[str, ...]:
+        """The robots whose links, tool or held part are inside the zone now."""
+        c, body = self.client, self._zones[zone]
+        inside = []
+        for name, r in self.robots.items():
+            bodies = [r.body] + ([self.ids[r.attachment[0]]] if r.attachment else [])
+            if any(pb.getClosestPoints(body, b, 0.0, physicsClientId=c) for b in bodies):
+                inside.append(name)
+        return tuple(inside)
+
+    def command_spindle(self, robot: str, speed: float) -> None:
+        self.robots[robot].spindle_speed = float(speed)
+
+    def spindle_state(self, robot: str) -> tuple[float, float]:
+        """The spindle's angle (rad) and speed (rad/s)."""
+        r = self.robots[robot]
+        s = pb.getJointState(r.body, r.spindle, physicsClientId=self.client)
+        return float(s[0]), float(s[1])
+
+    def ray_to_work(self, robot: str, back: float, reach: float) -> tuple[str, float] | None:
+        """Along the TCP's z axis, from `back` m behind the TCP to `reach` m beyond it: the first fixture or part
+        hit and the distance (m) from the TCP to the hit, or None."""
+        T = self.tcp_matrix(robot)
+        z = T[:3, 2]
+        start, end = T[:3, 3] - back * z, T[:3, 3] + reach * z
+        hit = pb.rayTest(list(start), list(end), physicsClientId=self.client)[0]
+        if hit[0] < 0 or self.kinds.get(self._names.get(hit[0], ""), "") not in ("part", "fixture"):
+            return None
+        return self._names[hit[0]], float(hit[2] * (back + reach) - back)
+
     def _register(self, name: str, body: int, kind: str) -> None:
         self._names[body], self.ids[name], self.kinds[name] = name, body, kind
         links = {-1: pb.getBodyInfo(body, physicsClientId=self.client)[0].decode()}
@@ -147,6 +193,9 @@ class World:
                 parent = pb.getJointInfo(body, parent, physicsClientId=c)[16]
             if parent == sim.flange and j != sim.flange:
                 sim.tool_links.append(j)
+            if info[2] == pb.JOINT_REVOLUTE and j not in sim.joints and parent == sim.flange:
+                sim.spindle, sim.spindle_effort = j, float(info[10])
+                pb.setJointMotorControl2(body, j, pb.VELOCITY_CONTROL, targetVelocity=0, force=0, physicsClientId=c)
             if info[2] == pb.JOINT_PRISMATIC and j not in sim.joints:
                 sim.fingers.append(j)
                 sim.finger_effort, sim.finger_speed, sim.finger_open = float(info[10]), float(info[11]), float(info[9])
@@ -229,6 +278,9 @@ class World:
             for j in r.fingers:
                 pb.setJointMotorControl2(r.body, j, pb.POSITION_CONTROL, targetPosition=r.finger_cmd, force=r.finger_effort,
                                          maxVelocity=r.finger_speed, physicsClientId=c)
+            if r.spindle is not None:
+                pb.setJointMotorControl2(r.body, r.spindle, pb.VELOCITY_CONTROL, targetVelocity=r.spindle_speed,
+                                         force=r.spindle_effort, physicsClientId=c)
 
     # ------------------------------------------------------------------ commands (used by the sim drivers)
     def command_joints(self, robot: str, q: np.ndarray, qd: np.ndarray, q_expected: np.ndarray | None = None) -> None:
@@ -367,6 +419,11 @@ class World:
             rt.fingers.append(self.finger_state(name)[0] if r.fingers else np.zeros(0))
         for name in self.cell.parts:
             tr.parts[name].append(self.part_matrix(name))
+        for zone in self._zones:
+            now = self.zone_occupants(zone)
+            if now != self._occupants.get(zone, ()):
+                tr.zone_changes.append((self.t, zone, now))
+                self._occupants[zone] = now
         pairs: dict[tuple[str, str], list] = {}
         for p in pb.getContactPoints(physicsClientId=self.client):
             depth = -p[8]

@@ -228,6 +228,15 @@ def run_checks(result: SimResult) -> list[CheckResult]:
     checks = [check_completion(result), check_reach(result), check_joint_limits(result), check_velocity_limits(result),
               check_tracking(result), check_collision(result.program, result.trace, Timeline(result.events)),
               check_grasp(result), check_placement(result)]
+    from cellctl.validate.process import check_fasten, check_interlocks, check_weld
+
+    kinds = {t.kind for t in result.program.tasks}
+    if result.program.cell.zones:
+        checks.append(check_interlocks(result))
+    if "weld" in kinds:
+        checks.append(check_weld(result))
+    if "fasten" in kinds:
+        checks.append(check_fasten(result))
     if result.program.takt_s is not None:
         checks.append(check_cycle_time(result))
     return checks

@@ -5,16 +5,21 @@ from __future__ import annotations
 import bisect
 
 
+NOT_TASKS = ("robot", "zone", "cell")  # events of the robot controllers, the interlocks and the cell
+
+
 class Timeline:
     def __init__(self, events: list[dict]):
         self._t: dict[str, list[float]] = {}
         self._s: dict[str, list[tuple[str, str, str]]] = {}
         for e in events:
+            if e["machine"] in NOT_TASKS:
+                continue
             states = self._s.setdefault(e["robot"], [])
             self._t.setdefault(e["robot"], []).append(e["t"])
-            if e["to"] == "failed" and states:
-                # a failed step stops the robot where it is: it stays in that step's phase (its fingers may still
-                # rest on the part), so that phase's allowed contacts still apply
+            if e["to"] in ("failed", "interrupted") and states:
+                # a failed or e-stopped step stops the robot where it is: it stays in that step's phase (its fingers
+                # may still rest on the part), so that phase's allowed contacts still apply
                 states.append(states[-1])
             else:
                 states.append((e["task"], e["machine"], e["to"]))

@@ -1,0 +1,192 @@
+"""Preflight: before anything moves, prove that the program's zone interlocks cannot deadlock.
+
+Every task is dry-run on ideal drivers (the same task machines planning the same motions, from copies of
+the same random streams) to learn which zones each motion enters and which zones each robot is left
+standing in. Then every interleaving of the robots is explored for a state in which each robot with work
+left waits: for a zone another robot holds, or for a task that cannot finish.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from dataclasses import dataclass, replace
+
+from cellctl.control.context import PartBook, RobotContext
+from cellctl.control.machine import Failure
+from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealWeldSource, SteppedClock
+from cellctl.kinematics.occupancy import Occupancy
+from cellctl.model.program import Program
+
+MAX_STATES = 200_000  # interleavings explored before the proof is given up (and said so)
+MAX_TICKS = 2_000_000
+
+
+class ZoneRecorder:
+    """Stands in for the ZoneBook in the dry run: grants everything and writes down what was asked."""
+
+    def __init__(self, zones: dict):
+        self.zones, self.ops = zones, []
+
+    def acquire(self, robot: str, zones: set[str], task: str | None = None) -> set[str]:
+        self.ops.append(("acquire", frozenset(zones)))
+        return set()
+
+    def release_all_but(self, robot: str, inside: set[str], task: str | None = None) -> None:
+        self.ops.append(("inside", frozenset(inside)))
+
+    def cancel_wait(self, robot: str) -> None:
+        pass
+
+
+@dataclass
+class Verdict:
+    failure: Failure | None
+    detail: str
+
+
+def _order(program: Program) -> list:
+    """Tasks in an order that respects each robot's program order and every `after`."""
+    done, order, tasks = set(), [], list(program.tasks)
+    robots = list(dict.fromkeys(t.robot for t in tasks))
+    heads = {r: [t for t in tasks if t.robot == r] for r in robots}
+    while any(heads.values()):
+        for r in robots:
+            if heads[r] and all(d in done for d in heads[r][0].after):
+                t = heads[r].pop(0)
+                order.append(t)
+                done.add(t.id)
+                break
+        else:
+            return []  # no task can start: a dependency cycle through program order (the loader reports it)
+    return order
+
+
+def dry_run(program: Program, contexts: dict[str, RobotContext]) -> dict[str, list] | None:
+    """Per robot, its sequence of ('begin', task) / ('acquire', zones) / ('inside', zones) / ('end', task) with
+    ('start', zones) first; None if a task fails in the dry run (the real run will then report why)."""
+    from cellctl.control.taskrun import TaskRun
+
+    cell = program.cell
+    some = next(iter(contexts.values()))
+    clock = SteppedClock(some.robot.period)
+    book = PartBook(dict(some.parts.poses), dict(some.parts.urdfs))
+    dry, ops = {}, {}
+    for name, ctx in contexts.items():
+        tool = cell.robots[name].tool
+        occ = Occupancy(ctx.arm, tool.urdf if tool else None)
+        recorder = ZoneRecorder(cell.zones)
+        q0 = ctx.robot.state().q
+        recorder.ops.append(("start", frozenset(occ.zones_at(q0, cell.zones))))
+        dry[name] = replace(ctx, robot=IdealRobot(name, clock, q0),
+                            gripper=IdealGripper(name, clock) if ctx.gripper is not None else None,
+                            weld=IdealWeldSource(name, clock) if ctx.weld is not None else None,
+                            nutrunner=IdealNutrunner(name, clock, ctx.nutrunner.max_torque) if ctx.nutrunner is not None else None,
+                            clock=clock, rng=copy.deepcopy(ctx.rng), parts=book, zones=recorder, occupancy=occ)
+        ops[name] = recorder.ops
+    for task in _order(program):
+        ctx = dry[task.robot]
+        ctx.zones.ops.append(("begin", task.id))
+        run = TaskRun(task, program, ctx, lambda e: None)
+        for _ in range(MAX_TICKS):
+            run.tick()
+            if run.done:
+                break
+            clock.advance()
+        if not run.done or run.failure is not None:
+            return None
+        ctx.zones.ops.append(("end", task.id))
+    return ops
+
+
+def _compress(ops: list, needed: set[str]) -> tuple[frozenset, list]:
+    """Drop what cannot make a robot wait or another robot wait for it; turn zone ops into held sets."""
+    start, rest = ops[0][1], ops[1:]
+    held, out, task = start, [], None
+    for kind, value in rest:
+        if kind == "begin":
+            task = value
+            out.append(("begin", value, held, task))
+        elif kind == "end":
+            if value in needed:
+                out.append(("end", value, held, task))
+        elif kind == "acquire":
+            if not value <= held:
+                held = held | value
+                out.append(("acquire", value, held, task))
+        else:
+            if held & value != held:
+                held = held & value
+                out.append(("inside", value, held, task))
+    return start, out
+
+
+def check_interlocks(program: Program, contexts: dict[str, RobotContext]) -> Verdict:
+    """Explore every interleaving of the robots' zone and task waits; a reachable state where nothing can move
+    and work is left is a deadlock."""
+    if not program.cell.zones or len(contexts) < 2:
+        return Verdict(None, "no shared zones to interlock" if not program.cell.zones else "one robot: no zone can be contended")
+    ops = dry_run(program, contexts)
+    if ops is None:
+        return Verdict(None, "not proven before the run: a task fails in the dry run (see its own check)")
+    after = {t.id: set(t.after) for t in program.tasks}
+    needed = set().union(*after.values()) if after else set()
+    robots = list(ops)
+    seqs = {r: _compress(ops[r], needed) for r in robots}
+    deps_of = {r: [after[o[1]] if o[0] == "begin" else set() for o in seqs[r][1]] for r in robots}
+
+    def held(r: str, pc: int) -> frozenset:
+        start, seq = seqs[r]
+        return seq[pc - 1][2] if pc > 0 else start
+
+    ended = {}  # robot -> for each pc, the tasks it has ended before that op
+    for r in robots:
+        acc, rows = frozenset(), [frozenset()]
+        for kind, value, _, _ in seqs[r][1]:
+            acc = acc | {value} if kind == "end" else acc
+            rows.append(acc)
+        ended[r] = rows
+
+    def done(pcs: tuple) -> frozenset:
+        return frozenset().union(*(ended[r][pc] for r, pc in zip(robots, pcs)))
+
+    def blocker(pcs: tuple, k: int) -> str | None:
+        r, pc = robots[k], pcs[k]
+        kind, value, _, task = seqs[r][1][pc]
+        if kind == "begin":
+            missing = sorted(deps_of[r][pc] - done(pcs))
+            return f"{r} waits to start '{value}' until {', '.join(repr(m) for m in missing)} done" if missing else None
+        if kind == "acquire":
+            for s, pc_s in zip(robots, pcs):
+                clash = sorted(value & held(s, pc_s)) if s != r else []
+                if clash:
+                    return f"{r} waits in '{task}' for zone {', '.join(repr(z) for z in clash)}, held by {s}"
+        return None
+
+    start = tuple(0 for _ in robots)
+    seen, queue = {start}, deque([start])
+    while queue:
+        pcs = queue.popleft()
+        moved, waits = False, []
+        for k, r in enumerate(robots):
+            if pcs[k] >= len(seqs[r][1]):
+                inside = held(r, pcs[k])
+                if inside:
+                    waits.append(f"{r} has finished its tasks inside zone {', '.join(repr(z) for z in sorted(inside))}")
+                continue
+            why = blocker(pcs, k)
+            if why:
+                waits.append(why)
+                continue
+            moved = True
+            nxt = pcs[:k] + (pcs[k] + 1,) + pcs[k + 1:]
+            if nxt not in seen:
+                if len(seen) >= MAX_STATES:
+                    return Verdict(None, f"not proven: more than {MAX_STATES} interleavings")
+                seen.add(nxt)
+                queue.append(nxt)
+        if not moved and any(pcs[k] < len(seqs[r][1]) for k, r in enumerate(robots)):
+            return Verdict(Failure("interlocks", "the program can deadlock before anything moves: " + "; ".join(waits)
+                                   + ". Add a move out of the zone (e.g. move: home) or an 'after' that orders the robots"),
+                           "")
+    return Verdict(None, f"no deadlock in any of {len(seen)} interleavings of zone and task waits")

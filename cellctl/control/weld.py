@@ -1,0 +1,146 @@
+"""Weld: bring the torch to the seam, strike the arc, travel the seam at the programmed speed with the
+programmed work and travel angles, put the arc out, retreat. The arc must hold for the whole traverse."""
+
+from __future__ import annotations
+
+from enum import Enum, auto
+
+import numpy as np
+from spatialmath import SE3
+
+from cellctl.control.machine import Failure, TaskMachine
+from cellctl.drivers.base import MotionStatus
+from cellctl.errors import PlanningError
+from cellctl.motion.lin import lin
+from cellctl.motion.trajectory import concat
+
+
+class WeldStep(Enum):
+    IDLE = auto()
+    APPROACH = auto()
+    TOUCH = auto()
+    ARC_ON = auto()
+    TRAVERSE = auto()
+    ARC_OFF = auto()
+    RETREAT = auto()
+    DONE = auto()
+    FAILED = auto()
+    INTERRUPTED = auto()
+
+
+class Watch:
+    """A handle that fails as soon as a condition the step relies on stops holding (the arc goes out)."""
+
+    def __init__(self, handle, holds, reason: str):
+        self.handle, self.holds, self.reason = handle, holds, ""
+        self._why = reason
+
+    def status(self) -> MotionStatus:
+        s = self.handle.status()
+        if s is MotionStatus.RUNNING and not self.holds():
+            self.reason = self._why
+            return MotionStatus.FAILED
+        self.reason = self.handle.reason
+        return s
+
+
+def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, travel_angle: float) -> list[SE3]:
+    """The torch's TCP pose at each seam point (world frame): z into the surface (-normal), leaning by the work
+    angle about the direction of travel and by the travel angle along it; x along the segment it starts."""
+    frames = []
+    for i, p in enumerate(points):
+        d = points[min(i + 1, len(points) - 1)] - points[max(i, 1) - 1 if i == len(points) - 1 else i]
+        x = d / np.linalg.norm(d)
+        z = -normal - np.dot(-normal, x) * x
+        z /= np.linalg.norm(z)
+        R = np.column_stack([x, np.cross(z, x), z])
+        frames.append(SE3.Rt(R, p) * SE3.Rx(work_angle) * SE3.Ry(travel_angle))
+    return frames
+
+
+class WeldMachine(TaskMachine):
+    STEPS = WeldStep
+    KIND = "weld"
+    STEP_CHECK = {WeldStep.ARC_ON: "weld", WeldStep.TRAVERSE: "weld"}
+
+    def __init__(self, task_id, ctx, on_event, seam: str, points: np.ndarray, normal: np.ndarray, speed: float,
+                 work_angle: float, travel_angle: float, approach: float, lin_speed: float, speed_scale: float = 1.0):
+        self.seam, self.points, self.normal = seam, np.asarray(points, float), np.asarray(normal, float)
+        self.speed, self.work_angle, self.travel_angle = speed, work_angle, travel_angle
+        self.approach, self.lin_speed, self.speed_scale = approach, lin_speed, speed_scale
+        self._from = self.points  # the part of the seam still to weld (all of it until an e-stop)
+        self._traverse = None
+        super().__init__(task_id, ctx, on_event)
+
+    @classmethod
+    def for_task(cls, task, ctx, on_event, cell) -> "WeldMachine":
+        owner, name = task.feature
+        T_owner = cell.fixtures[owner].T_world_fixture if owner in cell.fixtures else ctx.parts.poses[owner]
+        feature = {**cell.fixtures, **cell.parts}[owner].features[name]
+        pts = (T_owner.A[:3, :3] @ feature.points.T).T + T_owner.t
+        return cls(task.id, ctx, on_event, f"{owner}.{name}", pts, T_owner.A[:3, :3] @ feature.normal, task.weld_speed,
+                   task.work_angle, task.travel_angle, task.approach, task.lin_speed, task.speed_scale)
+
+    def _frames(self) -> list[SE3]:
+        return torch_frames(self._from, self.normal, self.work_angle, self.travel_angle)
+
+    def _begin_approach(self):
+        start = self._frames()[0]
+        return self.move_ptp_to_pose(start * SE3.Tz(-self.approach), f"approach to seam {self.seam}", self.speed_scale)
+
+    def _begin_touch(self):
+        """Down to the seam start; the traverse is planned now, so its zones are taken before the arc strikes."""
+        frames = self._frames()
+        q = self.ctx.robot.state().q
+        try:
+            touch = lin(self.ctx.arm, q, frames[0], self.lin_speed, self.ctx.robot.period, self.ctx.rng)
+            legs, q_end = [], touch.end
+            for T in frames[1:]:
+                legs.append(lin(self.ctx.arm, q_end, T, self.speed, self.ctx.robot.period, self.ctx.rng))
+                q_end = legs[-1].end
+        except PlanningError as exc:
+            return Failure("reach", f"seam {self.seam}: {exc}")
+        self._traverse = concat(legs)
+        return self._execute(touch, also=self._traverse.q)
+
+    def _begin_arc_on(self):
+        return self.ctx.weld.arc_on()
+
+    def _begin_traverse(self):
+        motion = self._execute(self._traverse)
+        return Watch(motion, lambda: self.ctx.weld.state().arc_established,
+                     f"the arc went out on seam {self.seam}: the wire lost the work") if not hasattr(motion, "zones") else motion
+
+    def _begin_arc_off(self):
+        return self.ctx.weld.arc_off()
+
+    def _begin_retreat(self):
+        return self.move_lin(self.tcp() * SE3.Tz(-self.approach), self.lin_speed, f"retreat from seam {self.seam}")
+
+    def resume_step(self):
+        """Stopped on the seam: weld the rest of it, from the point nearest the torch. Otherwise redo the step."""
+        step = self.interrupted_step
+        if step in (WeldStep.ARC_ON, WeldStep.TRAVERSE):
+            self._from = remaining(self._from, self.tcp().t)
+            return WeldStep.APPROACH
+        if step is WeldStep.RETREAT:
+            return WeldStep.RETREAT
+        if step is WeldStep.ARC_OFF:
+            return WeldStep.ARC_OFF
+        return WeldStep.APPROACH
+
+
+def remaining(points: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The polyline from the point on it nearest p to its end."""
+    best, where = np.inf, (0, points[0])
+    for i in range(len(points) - 1):
+        a, b = points[i], points[i + 1]
+        s = float(np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0, 1))
+        c = a + s * (b - a)
+        if np.linalg.norm(p - c) < best:
+            best, where = float(np.linalg.norm(p - c)), (i, c)
+    i, c = where
+    rest = np.vstack([c, points[i + 1:]])
+    if len(rest) < 2 or np.linalg.norm(rest[1] - rest[0]) < 1e-4:
+        rest = rest[1:] if len(rest) > 2 else points[-2:]
+    return rest

@@ -1,0 +1,176 @@
+"""Checks of the processes and the interlocks, read from the recorded world: who was inside each zone, where
+the wire tip went while the arc burned, what torque and turn each bolt got."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellctl.control.weld import torch_frames
+from cellctl.twin.trace import SimResult
+from cellctl.validate.result import CheckResult
+from cellctl.validate.timeline import Timeline
+
+WELD_DEVIATION_M = 0.001  # m the wire tip may stray from the seam while the arc burns
+WELD_SPEED_TOL = 0.10  # fraction of the programmed travel speed
+WELD_ANGLE_TOL = np.radians(3.0)
+WELD_COVERAGE = 0.95  # fraction of the seam's length that must be welded
+ARC_OFF_SEAM_M = 0.003  # an arc burning farther than this from the seam is a stray arc
+
+
+def _task_failures(result: SimResult, check: str) -> list[dict]:
+    return [{"task": t["id"], "reason": t["reason"][len(check) + 2:]} for t in result.tasks
+            if t["status"] == "failed" and t.get("reason", "").startswith(check + ":")]
+
+
+def check_interlocks(result: SimResult) -> CheckResult:
+    """No two robots (with tools and held parts, as simulated) inside one zone at once; no deadlock."""
+    failures = _task_failures(result, "interlocks")
+    if result.failure is not None and result.failure[1].check == "interlocks":
+        failures.append({"task": result.failure[0], "reason": result.failure[1].message})
+    trace = result.trace
+    findings, inside_time, current = [], {}, {}
+    changes = sorted(trace.zone_changes, key=lambda c: c[0])
+    end = trace.t[-1] if trace.t else 0.0
+    for k, (t, zone, robots) in enumerate(changes):
+        current[zone] = (t, robots)
+        t_next = next((c[0] for c in changes[k + 1:] if c[1] == zone), end)
+        for r in robots:
+            inside_time[(zone, r)] = inside_time.get((zone, r), 0.0) + (t_next - t)
+        if len(robots) > 1:
+            findings.append({"zone": zone, "robots": list(robots), "t_s": round(t, 4), "duration_s": round(t_next - t, 4),
+                             "task": None, "reason": f"{' and '.join(robots)} were inside zone '{zone}' together at "
+                                                     f"t={t:.2f} s for {t_next - t:.2f} s"})
+    findings = failures + findings
+    if findings:
+        return CheckResult("interlocks", False, "; ".join(f["reason"] for f in findings), findings[0].get("task"), findings)
+    zones = result.program.cell.zones
+    use = ", ".join(f"{z}: " + (", ".join(f"{r} {s:.1f} s" for (zz, r), s in sorted(inside_time.items()) if zz == z) or "unused")
+                    for z in zones)
+    return CheckResult("interlocks", True, f"never two robots inside one zone ({use})"
+                       + (f"; {result.interlock_proof}" if result.interlock_proof else ""))
+
+
+def _polyline_distance(points: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of p, the distance to the polyline and the arc length of its nearest point."""
+    seg = np.diff(points, axis=0)
+    lengths = np.linalg.norm(seg, axis=1)
+    start = np.concatenate([[0.0], np.cumsum(lengths)])[:-1]
+    rel = p[:, None, :] - points[None, :-1, :]
+    s = np.clip(np.einsum("nki,ki->nk", rel, seg) / lengths ** 2, 0, 1)
+    closest = points[None, :-1, :] + s[..., None] * seg[None]
+    d = np.linalg.norm(p[:, None, :] - closest, axis=2)
+    k = d.argmin(axis=1)
+    rows = np.arange(len(p))
+    return d[rows, k], start[k] + s[rows, k] * lengths[k]
+
+
+def _arc_intervals(trace, robot: str) -> list[tuple[float, float]]:
+    out, t_on = [], None
+    for t, r, on in trace.arcs:
+        if r != robot:
+            continue
+        if on and t_on is None:
+            t_on = t
+        elif not on and t_on is not None:
+            out.append((t_on, t))
+            t_on = None
+    if t_on is not None:
+        out.append((t_on, trace.t[-1]))
+    return out
+
+
+def check_weld(result: SimResult) -> CheckResult:
+    """Per seam, from the wire tip's simulated path while the arc burned: deviation, travel speed, torch
+    angles, coverage, and no arc away from the seam."""
+    trace, cell = result.trace, result.program.cell
+    findings = _task_failures(result, "weld")
+    seams = []
+    for task in [t for t in result.program.tasks if t.kind == "weld"]:
+        owner, name = task.feature
+        feature = {**cell.fixtures, **cell.parts}[owner].features[name]
+        arcs = _arc_intervals(trace, task.robot)
+        record = next(r for r in result.tasks if r["id"] == task.id)
+        if record["start_s"] is None:
+            continue
+        mine = [(a, b) for a, b in arcs if record["start_s"] - 1e-9 <= a <= (record["end_s"] or trace.t[-1]) + 1e-9]
+        if not mine:
+            if not any(f["task"] == task.id for f in findings):
+                findings.append({"task": task.id, "seam": f"{owner}.{name}", "reason": f"seam {owner}.{name}: the arc never burned"})
+            continue
+        i0, i1 = trace.index_at(mine[0][0]), trace.index_at(mine[-1][1])
+        T_owner = np.array(trace.parts[owner][i0]) if owner in cell.parts else cell.fixtures[owner].T_world_fixture.A
+        pts = feature.points @ T_owner[:3, :3].T + T_owner[:3, 3]
+        normal = T_owner[:3, :3] @ feature.normal
+        length = float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
+        idx = [i for a, b in mine for i in range(trace.index_at(a), trace.index_at(b) + 1)]
+        tcp = np.array([trace.robots[task.robot].tcp[i] for i in idx])
+        d, s = _polyline_distance(pts, tcp[:, :3, 3])
+        on_seam = d <= WELD_DEVIATION_M
+        covered = np.unique(np.floor(s[on_seam] / 0.001)).size * 0.001 if on_seam.any() else 0.0
+        coverage = min(1.0, covered / length)
+        arc_time = sum(b - a for a, b in mine)
+        speed = covered / arc_time if arc_time > 0 else 0.0
+        ideal = torch_frames(pts, normal, task.work_angle, task.travel_angle)
+        seg = np.minimum(np.searchsorted(np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1)), s), len(pts) - 2)
+        z_ideal = np.array([ideal[k].A[:3, 2] for k in seg])
+        angle = float(np.max(np.arccos(np.clip(np.einsum("ni,ni->n", tcp[:, :3, 2], z_ideal), -1, 1))))
+        info = {"task": task.id, "seam": f"{owner}.{name}", "deviation_mm": round(float(d.max()) * 1000, 3),
+                "speed_mm_s": round(speed * 1000, 2), "coverage_pct": round(coverage * 100, 1),
+                "angle_error_deg": round(float(np.degrees(angle)), 2), "t_s": round(mine[0][0], 4)}
+        seams.append(info)
+        problems = []
+        if d.max() > ARC_OFF_SEAM_M:
+            problems.append(f"the arc burned {d.max() * 1000:.1f} mm off the seam")
+        elif d.max() > WELD_DEVIATION_M:
+            problems.append(f"the wire tip strayed {d.max() * 1000:.2f} mm from the seam (at most {WELD_DEVIATION_M * 1000:.1f} mm)")
+        if abs(speed - task.weld_speed) > WELD_SPEED_TOL * task.weld_speed:
+            problems.append(f"travel speed {speed * 1000:.1f} mm/s, programmed {task.weld_speed * 1000:.1f} mm/s")
+        if angle > WELD_ANGLE_TOL:
+            problems.append(f"torch angle off by up to {np.degrees(angle):.1f} deg")
+        if coverage < WELD_COVERAGE:
+            problems.append(f"only {coverage:.0%} of the seam welded")
+        if problems:
+            findings.append({**info, "reason": f"seam {owner}.{name}: " + "; ".join(problems)})
+    if findings:
+        return CheckResult("weld", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
+    if not seams:
+        return CheckResult("weld", True, "no seams in this program")
+    return CheckResult("weld", True, "; ".join(f"{s['seam']}: {s['coverage_pct']:.0f} % welded at {s['speed_mm_s']:.1f} mm/s, "
+                                               f"within {s['deviation_mm']:.2f} mm and {s['angle_error_deg']:.1f} deg" for s in seams),
+                       None, seams)
+
+
+def check_fasten(result: SimResult) -> CheckResult:
+    """Per hole, from the simulated spindle: the final torque reached and the turn inside the angle window."""
+    trace = result.trace
+    findings, holes = _task_failures(result, "fasten"), []
+    for task in [t for t in result.program.tasks if t.kind == "fasten"]:
+        record = next(r for r in result.tasks if r["id"] == task.id)
+        if record["start_s"] is None:
+            continue
+        end = record["end_s"] if record["end_s"] is not None else trace.t[-1]
+        runs = [f for f in trace.fastenings if f["robot"] == task.robot and record["start_s"] <= f["t_s"] <= end + 1e-9]
+        for owner, name in task.holes:
+            hole = f"{owner}.{name}"
+            mine = [f for f in runs if f["hole"] == hole]
+            if not mine:
+                if record["status"] == "done":
+                    findings.append({"task": task.id, "hole": hole, "reason": f"hole {hole}: the spindle never ran on it"})
+                continue
+            last = mine[-1]
+            holes.append({"task": task.id, **last})
+            lo, hi = np.degrees(task.angle_window)
+            if last["torque_nm"] < task.torque - 1e-6:
+                findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
+                                 "reason": f"hole {hole}: {last['torque_nm']:.1f} N m of {task.torque:.1f} N m"})
+            elif not lo <= last["angle_deg"] <= hi:
+                findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
+                                 "reason": f"hole {hole}: {last['angle_deg']:.0f} deg of turn to torque, outside [{lo:.0f}, {hi:.0f}] deg"})
+    seen = set()
+    findings = [f for f in findings if not (f.get("hole"), f["task"]) in seen and not seen.add((f.get("hole"), f["task"]))]
+    if findings:
+        return CheckResult("fasten", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
+    if not holes:
+        return CheckResult("fasten", True, "no bolts in this program")
+    return CheckResult("fasten", True, "; ".join(f"{h['hole']}: {h['torque_nm']:.1f} N m after {h['angle_deg']:.0f} deg" for h in holes),
+                       None, holes)
