@@ -83,3 +83,28 @@ class FakeGripper:
 
     def stop(self):
         pass
+
+
+def ideal_contexts(program, clock, seed: int = 0, zones: bool = True):
+    """A RobotContext per robot of the program's cell, on ideal drivers stepped by `clock` (no PyBullet)."""
+    from cellctl.control.context import PartBook, RobotContext
+    from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealWeldSource
+    from cellctl.kinematics.arm import Arm
+    from cellctl.kinematics.occupancy import Occupancy
+    from cellctl.model.cell import FLANGE
+    from spatialmath import SE3
+
+    cell = program.cell
+    streams = dict(zip(cell.robots, np.random.SeedSequence(seed).spawn(len(cell.robots))))
+    book = PartBook({n: p.T_world_part for n, p in cell.parts.items()}, {n: p.urdf for n, p in cell.parts.items()})
+    out = {}
+    for name, r in cell.robots.items():
+        kind = r.tool.kind if r.tool else None
+        arm = Arm(r.urdf, r.T_world_base, r.tool.T_flange_tcp if r.tool else SE3(), FLANGE, r.max_accel)
+        out[name] = RobotContext(
+            name, arm, IdealRobot(name, clock, r.home), IdealGripper(name, clock) if kind == "gripper" else None, clock,
+            np.random.default_rng(streams[name]), book,
+            occupancy=Occupancy(arm, r.tool.urdf if r.tool else None) if zones and cell.zones else None,
+            weld=IdealWeldSource(name, clock) if kind == "weld_torch" else None,
+            nutrunner=IdealNutrunner(name, clock, r.tool.max_torque) if kind == "nutrunner" else None)
+    return out

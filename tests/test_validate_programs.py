@@ -36,6 +36,10 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("grasp_too_shallow.yaml", "grasp", "load_bracket", ["the fingers grip only", "at least 5 mm"]),
     ("layout_base_in_table.yaml", "collision", None, ["arm/base_link", "table", "as the cell file lays them out"]),
     ("grasp_part_too_heavy.yaml", "grasp", "load_bracket", ["'bracket' moved", "in the gripper while held"]),
+    ("zone_deadlock.yaml", "interlocks", None, ["can deadlock (found before anything moved)", "welder waits in 'weld_boss' for zone "
+                                                "'nest_area', held by handler", "handler waits to start 'unload'"]),
+    ("bolt_torque_over_max.yaml", "fasten", "bolt_plate", ["stalled at its maximum of 40.0 N m", "55.0 N m"]),
+    ("weld_seam_in_air.yaml", "weld", "weld_boss", ["no arc"]),
 ])
 def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
     report = validate_file(str(FAULTY / program))

@@ -13,6 +13,7 @@ from cellctl.control.machine import Check, Failure, TaskMachine
 ALIGN_TOL = np.radians(1.0)  # rad between the tool axis and the hole axis before the socket may engage
 ALIGN_TOL_M = 0.001  # m of the TCP off the hole axis
 SNUG_FRACTION = 0.1  # run-down ends at this fraction of the target torque (the bolt head seats)
+ENGAGE_CLEARANCE = 0.002  # m the socket stops short of the hole entry: it meets the bolt head, not the part
 RUNDOWN_MAX = np.radians(3600.0)  # rad the spindle may turn running a bolt down before it is given up
 
 
@@ -86,7 +87,7 @@ class FastenMachine(TaskMachine):
 
     def _begin_engage(self):
         name, T = self.hole
-        return self.move_lin(T, self.lin_speed, f"engage hole {name}")
+        return self.move_lin(T * SE3.Tz(-ENGAGE_CLEARANCE), self.lin_speed, f"engage hole {name}")
 
     def _begin_run_down(self):
         return self.ctx.nutrunner.run(SNUG_FRACTION * self.torque, RUNDOWN_MAX)

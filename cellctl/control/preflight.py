@@ -186,7 +186,7 @@ def check_interlocks(program: Program, contexts: dict[str, RobotContext]) -> Ver
                 seen.add(nxt)
                 queue.append(nxt)
         if not moved and any(pcs[k] < len(seqs[r][1]) for k, r in enumerate(robots)):
-            return Verdict(Failure("interlocks", "the program can deadlock before anything moves: " + "; ".join(waits)
+            return Verdict(Failure("interlocks", "the program can deadlock (found before anything moved): " + "; ".join(waits)
                                    + ". Add a move out of the zone (e.g. move: home) or an 'after' that orders the robots"),
                            "")
     return Verdict(None, f"no deadlock in any of {len(seen)} interleavings of zone and task waits")

@@ -23,7 +23,8 @@ class TaskRun:
         self.done = False
 
     def _stages(self) -> list[Callable[[], TaskMachine]]:
-        t, ctx, ev, cell = self.task, self.ctx, self.on_event, self.program.cell
+        t, ctx, ev = self.task, self.ctx, self.on_event
+        cell = self.program.cell if self.program is not None else None  # a move needs no cell
         if t.kind == "move":
             return [lambda: MoveMachine(t.id, ctx, ev, t.move, t.speed_scale)]
         if t.kind == "weld":

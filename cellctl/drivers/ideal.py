@@ -182,7 +182,9 @@ class IdealWeldSource:
 
 
 class IdealNutrunner:
-    """Turns at `speed` rad/s; once `seated` the torque rises by `stiffness` N m/rad up to the target."""
+    """Turns at `speed` rad/s; a bolt runs `seat_after` rad before it seats, then the torque rises by `stiffness`
+    N m/rad. A seated bolt stays seated for the next run (run-down, then tighten), until a run asks for less
+    torque than the bolt already has (the next bolt's run-down)."""
 
     def __init__(self, name: str, clock: SteppedClock, max_torque: float = 50.0, speed: float = 20.0,
                  seat_after: float = 6.0, stiffness: float = 40.0):
@@ -190,6 +192,7 @@ class IdealNutrunner:
         self.speed, self.seat_after, self.stiffness = speed, seat_after, stiffness
         self.seated = True  # injected fault when False: the bolt never seats (missing bolt, stripped thread)
         self.torque = self.angle = 0.0
+        self._snug = False  # the bolt under the socket has seated in an earlier run
         self._job: tuple[Handle, float, float] | None = None
         clock.attach(self)
 
@@ -198,6 +201,7 @@ class IdealNutrunner:
 
     def run(self, torque: float, angle_max: float) -> Handle:
         self.stop()
+        self._snug = self._snug and torque > self.torque
         self.torque = self.angle = 0.0
         self._job = (Handle(), torque, angle_max)
         return self._job[0]
@@ -212,8 +216,10 @@ class IdealNutrunner:
             return
         handle, target, angle_max = self._job
         self.angle += self.speed * dt
-        if self.seated and self.angle > self.seat_after:
-            self.torque = min(self.max_torque, self.stiffness * (self.angle - self.seat_after))
+        seat = 0.0 if self._snug else self.seat_after
+        if self.seated and self.angle > seat:
+            self.torque = min(self.max_torque, self.stiffness * (self.angle - seat))
+            self._snug = True
         if self.torque >= target:
             handle.end(MotionStatus.DONE)
             self._job = None

@@ -256,6 +256,29 @@ def _check_graph(tasks: list[Task], entries: YList) -> None:
         visit(t.id, [])
 
 
+def _check_robot_order(tasks: list[Task], entries: YList) -> None:
+    """Each robot does its tasks in program order, so an `after` on a task that comes later for the same robot,
+    directly or through other robots' tasks, can never be met."""
+    ids = [t.id for t in tasks]
+    before: dict[str, set[str]] = {t.id: set(t.after) for t in tasks}
+    last: dict[str, str] = {}
+    for t in tasks:
+        if t.robot in last:
+            before[t.id].add(last[t.robot])
+        last[t.robot] = t.id
+    done: set[str] = set()
+    while len(done) < len(tasks):
+        ready = [t for t in ids if t not in done and before[t] <= done]
+        if not ready:
+            stuck = next(t for t in tasks if t.id not in done)
+            later = sorted(d for d in stuck.after if d not in done)
+            raise entries.error(ids.index(stuck.id),
+                                f"task '{stuck.id}' can never start: robot '{stuck.robot}' does its tasks in program order, and "
+                                f"'{stuck.id}' waits for {', '.join(repr(d) for d in later) or 'a task'} that can only run after it; "
+                                f"move '{stuck.id}' below what it waits for")
+        done.update(ready)
+
+
 def load_program(path: Path) -> Program:
     """Read a program file (programs/*.yaml) and its cell; every error names the file, line and fix."""
     doc = load_yaml(path)
@@ -270,6 +293,7 @@ def load_program(path: Path) -> Program:
             raise entries.error(i, "each task must be a mapping like {id: load, robot: arm, pick: bracket, place: nest_fixture.nest}")
         tasks.append(_task(entry, cell, i))
     _check_graph(tasks, entries)
+    _check_robot_order(tasks, entries)
     takt = fields.number(doc, "takt_s", "the program", positive=True) if "takt_s" in doc else None
     if not isinstance(doc["program"], str):
         raise doc.error("program", "'program' must be the program's name")

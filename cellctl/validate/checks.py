@@ -137,6 +137,8 @@ def check_grasp(result: SimResult) -> CheckResult:
     if findings:
         return CheckResult("grasp", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
     n = len(_pick_tasks(result))
+    if n == 0:
+        return CheckResult("grasp", True, "no grasps in this program")
     return CheckResult("grasp", True, f"{n} grasp{'s' if n != 1 else ''}: both fingers on the part at least "
                                       f"{MIN_GRIP_DEPTH * 1000:.0f} mm deep, no slip in the hand")
 

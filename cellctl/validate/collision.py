@@ -13,7 +13,9 @@ from cellctl.validate.timeline import Timeline
 
 # The steps in which a robot's tool may touch the part its task handles, beyond the time it holds it.
 TOOL_ON_PART = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift"),
-                ("place", "release"), ("place", "verify_place")}
+                ("place", "release"), ("place", "verify_place"),
+                ("fasten", "engage"), ("fasten", "run_down"), ("fasten", "tighten"), ("fasten", "verify")}
+# (A weld torch never may touch anything: the wire tip is the TCP and the arc bridges the gap.)
 # The steps in which a part just grasped may still touch what it rested on.
 LEAVING_SUPPORT = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift")}
 PASSENGER_TOL = 0.005  # m: a part riding on a carried part may shift this much relative to it
@@ -65,7 +67,8 @@ def _describe(p: dict) -> str:
 
 def check_collision(program: Program, trace: Trace, timeline: Timeline) -> CheckResult:
     holdings = _holdings(trace)
-    task_part = {t.id: t.part for t in program.tasks}
+    # the bodies a task's tool works on: the part it picks, the parts or fixtures that hold its holes
+    task_parts = {t.id: {t.part} if t.part else {owner for owner, _ in t.holes} for t in program.tasks}
     kinds = trace.bodies
 
     def held_by(part: str, t: float) -> _Holding | None:
@@ -90,13 +93,13 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
             bx, by = _body(x), _body(y)
             if kx == "robot" and _link(x) == trace.mounts.get(bx) and ky in ("floor", "fixture"):
                 return True  # the robot's base on what it is mounted on
-            if kx == "robot" and ky == "part" and _link(x) in trace.tool_links.get(bx, ()):
+            if kx == "robot" and ky in ("part", "fixture") and _link(x) in trace.tool_links.get(bx, ()):
                 h = held_by(by, t)
                 if h and h.robot == bx:
                     return True  # the part in the hand
                 task, machine, step = timeline.at(bx, t)
-                if task and task_part.get(task) == by and (machine, step) in TOOL_ON_PART:
-                    return True  # fingers closing on, or letting go of, the task's part
+                if task and by in task_parts.get(task, ()) and (machine, step) in TOOL_ON_PART:
+                    return True  # fingers closing on or letting go of the task's part, a socket on its bolt
             if kx == "part" and ky != "robot":
                 h = held_by(bx, t)
                 if h is None and (ky != "part" or held_by(by, t) is None):

@@ -26,7 +26,8 @@ def check_interlocks(result: SimResult) -> CheckResult:
     """No two robots (with tools and held parts, as simulated) inside one zone at once; no deadlock."""
     failures = _task_failures(result, "interlocks")
     if result.failure is not None and result.failure[1].check == "interlocks":
-        failures.append({"task": result.failure[0], "reason": result.failure[1].message})
+        stopped = next((e["t"] for e in result.events if e["machine"] == "cell" and e["to"] == "failed"), 0.0)
+        failures.append({"task": result.failure[0], "t_s": round(stopped, 4), "reason": result.failure[1].message})
     trace = result.trace
     findings, inside_time, current = [], {}, {}
     changes = sorted(trace.zone_changes, key=lambda c: c[0])
