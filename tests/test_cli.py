@@ -54,3 +54,31 @@ def test_missing_program_file_exits_2():
 def test_unwritable_report_path_exits_2(tmp_path):
     proc = cellctl("validate", "programs/pick_place.yaml", "--report", str(tmp_path / "no" / "such" / "dir.json"))
     assert proc.returncode == 2 and "cannot write the report" in proc.stderr
+
+
+def test_graph_writes_every_machine_as_mermaid(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "machines.md"
+    proc = subprocess.run([sys.executable, "-m", "cellctl.cli", "graph", "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert text.count("```mermaid") == 7
+    for edge in ("busy --> paused: pause", "estopped --> disabled: reset", "verify_grasp --> regrasp: retry",
+                 "arc_on --> traverse: advance", "retreat --> approach: next_hole", "running --> estopped: estop"):
+        assert edge in text, edge
+
+
+def test_a_task_waiting_on_a_later_task_of_its_own_robot_is_exit_2(tmp_path, root):
+    import subprocess
+    import sys
+
+    prog = tmp_path / "order.yaml"
+    prog.write_text(f"program: x\ncell: {root / 'sim/weld_station_cell.yaml'}\ntasks:\n"
+                    "  - {id: a, robot: handler, after: [c], move: home}\n"
+                    "  - {id: b, robot: welder, move: home}\n"
+                    "  - {id: c, robot: handler, move: home}\n")
+    proc = subprocess.run([sys.executable, "-m", "cellctl.cli", "validate", str(prog)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "order.yaml:4" in proc.stderr and "program order" in proc.stderr and "move 'a' below" in proc.stderr

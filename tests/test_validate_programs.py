@@ -189,3 +189,64 @@ def test_a_part_no_task_handles_must_stay_where_the_cell_put_it(tmp_path):
     knocked.trace.parts["pallet"][-1] = last
     check = build_report(knocked).check("placement")
     assert not check.passed and "'pallet' was 50.0 mm" in check.detail and "no task handles it" in check.detail
+
+
+@pytest.fixture(scope="module")
+def bolt_run():
+    from cellctl.model import load_program
+    from cellctl.simulate import simulate
+
+    return simulate(load_program(ROOT / "tests" / "good" / "bolt_down.yaml"))
+
+
+def test_fasten_passes_with_torque_and_angle_read_from_the_spindle(bolt_run):
+    from cellctl.validate import build_report
+
+    report = build_report(bolt_run)
+    assert report.passed, [c.detail for c in report.failures]
+    fasten = report.check("fasten")
+    assert [f["hole"] for f in fasten.findings] == ["bracket.hole_a", "bracket.hole_b"]
+    assert all(f["torque_nm"] >= 12.0 and 5 <= f["angle_deg"] <= 90 for f in fasten.findings)
+
+
+def test_fasten_check_reads_the_recorded_spindle_not_the_program(bolt_run):
+    def weak_bolt(trace):
+        last = [f for f in trace.fastenings if f["hole"] == "bracket.hole_b"][-1]
+        last["torque_nm"] = 7.5
+
+    check = _with_trace_edit(bolt_run, weak_bolt).check("fasten")
+    assert not check.passed and "bracket.hole_b: 7.5 N m of 12.0 N m" in check.detail
+
+
+@pytest.fixture(scope="module")
+def weld_run():
+    from cellctl.model import load_program
+    from cellctl.simulate import simulate
+
+    return simulate(load_program(ROOT / "programs" / "weld_station.yaml"))
+
+
+def test_weld_check_reads_the_simulated_wire_tip(weld_run):
+    from cellctl.validate import build_report
+
+    good = build_report(weld_run).check("weld")
+    assert good.passed and good.findings[0]["coverage_pct"] > 95 and good.findings[0]["deviation_mm"] < 1.0
+
+    def drift(trace):  # the wire tip wanders 2 mm sideways for the middle of the arc time
+        t_on = next(t for t, r, on in trace.arcs if on)
+        for i in range(trace.index_at(t_on + 0.8), trace.index_at(t_on + 1.6)):
+            T = np.array(trace.robots["welder"].tcp[i])
+            T[0, 3] += 0.002
+            trace.robots["welder"].tcp[i] = T
+
+    bad = _with_trace_edit(weld_run, drift).check("weld")
+    assert not bad.passed and "the wire tip strayed" in bad.detail and "of the seam welded" in bad.detail
+
+
+def test_interlocks_check_reads_who_was_in_the_zone(weld_run):
+    def intruder(trace):
+        t, zone, robots = trace.zone_changes[1]
+        trace.zone_changes.insert(2, (t + 0.1, zone, ("handler", "welder")))
+
+    check = _with_trace_edit(weld_run, intruder).check("interlocks")
+    assert not check.passed and "handler and welder were inside zone 'nest_area' together" in check.detail

@@ -101,7 +101,9 @@ class World:
         out = {}
         for name, z in self.cell.zones.items():
             shape = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=list((z.hi - z.lo) / 2), physicsClientId=self.client)
-            body = pb.createMultiBody(0, shape, -1, list((z.hi + z.lo) / 2), physicsClientId=self.client)
+            # an explicit, invisible visual: without one PyBullet would draw the collision box over the cell
+            unseen = pb.createVisualShape(pb.GEOM_SPHERE, radius=1e-4, rgbaColor=[0, 0, 0, 0], physicsClientId=self.client)
+            body = pb.createMultiBody(0, shape, unseen, list((z.hi + z.lo) / 2), physicsClientId=self.client)
             pb.setCollisionFilterGroupMask(body, -1, 0, 0, physicsClientId=self.client)
             out[name] = body
         return out
