@@ -171,3 +171,38 @@ def test_estop_stops_at_once_and_restart_continues_without_redoing_work():
     interrupted = [e for e in orch.events if e["to"] == "interrupted"]
     restarted = [e for e in orch.events if e["from"] == "interrupted"]
     assert interrupted and len(restarted) == len(interrupted)
+
+
+def test_a_failure_stops_every_tool_and_an_estop_is_still_accepted():
+    orch, contexts, clock = rig(preflight=None)
+
+    def servo_fault(t):
+        if contexts["welder"].weld.established and not contexts["handler"].robot.fault:
+            contexts["handler"].robot.fault = "following error"  # the handler's drive trips while the arc burns
+
+    run(orch, clock, each=servo_fault)
+    assert orch.state is CellMode.FAILED and "following error" in orch.failure[1].message
+    assert not contexts["welder"].weld.on  # the arc went out with the cell
+    orch.estop()  # never refused
+    assert all(ctl.state is Mode.ESTOPPED for ctl in orch.controllers.values())
+    orch.estop()
+
+
+def test_pausing_a_weld_puts_the_arc_out_and_resume_welds_the_rest_of_the_seam():
+    orch, contexts, clock = rig(preflight=None)
+    weld = contexts["welder"].weld
+    seen = {}
+
+    def operator(t):
+        if weld.established and "paused" not in seen and orch.active["welder"].machine.state.name == "TRAVERSE" \
+                and clock.t - next(e["t"] for e in orch.events if e["to"] == "traverse") > 1.0:
+            orch.pause()
+            seen["paused"] = t
+        if "paused" in seen and abs(t - (seen["paused"] + 5.0)) < 1e-9:
+            seen["arc_during_pause"] = weld.on
+            orch.resume()
+
+    run(orch, clock, each=operator)
+    assert orch.state is CellMode.DONE and seen["arc_during_pause"] is False
+    traverses = [e for e in orch.events if e["task"] == "weld_boss" and e["to"] == "traverse"]
+    assert len(traverses) == 2  # the rest of the seam, after a fresh approach and arc-on

@@ -35,6 +35,7 @@ class FastenMachine(TaskMachine):
     STEPS = FastenStep
     KIND = "fasten"
     STEP_CHECK = {FastenStep.RUN_DOWN: "fasten", FastenStep.TIGHTEN: "fasten"}
+    PROCESS_STEPS = (FastenStep.RUN_DOWN, FastenStep.TIGHTEN)
 
     def __init__(self, task_id, ctx, on_event, holes: list[tuple[str, SE3]], torque: float, angle_window: tuple[float, float],
                  approach: float, lin_speed: float, speed_scale: float = 1.0):
@@ -111,7 +112,8 @@ class FastenMachine(TaskMachine):
         return None
 
     def _begin_retreat(self):
-        return self.move_lin(self.tcp() * SE3.Tz(-self.approach), self.lin_speed, f"retreat from hole {self.hole[0]}")
+        name, T = self.hole
+        return self.move_lin(T * SE3.Tz(-self.approach), self.lin_speed, f"retreat from hole {name}")
 
     def resume_step(self):
         """A bolt interrupted while turning is run down and tightened again (a nutrunner restarts from snug);

@@ -50,10 +50,12 @@ class ZoneWait:
     def __init__(self, trajectory: JointTrajectory, zones: set[str]):
         self.trajectory, self.zones = trajectory, zones
         self.companions: list[MotionHandle] = []  # tool commands the step also waits for
+        self.wrap: Callable | None = None  # what the started motion's handle is wrapped in (a process watch)
 
     def start(self, ctx: RobotContext) -> MotionHandle:
         motion = ctx.robot.execute(self.trajectory)
-        return AllOf(motion, *self.companions) if self.companions else motion
+        motion = AllOf(motion, *self.companions) if self.companions else motion
+        return self.wrap(motion) if self.wrap else motion
 
 
 class TaskMachine:
@@ -64,6 +66,8 @@ class TaskMachine:
     STEPS: type[Enum]
     KIND: str
     DETOURS: dict = {}
+    KEEP_ZONES: tuple = ()  # steps after which zones taken ahead (for a motion still to come) are kept
+    PROCESS_STEPS: tuple = ()  # steps whose process (arc, spindle) a pause must stop; resume then restarts them
     STEP_CHECK: dict = {}  # step -> the check a failed command of that step belongs to (default: tracking)
     STEP_TIMEOUT = 60.0  # s of clock time a step may take beyond the duration of the motion it commanded
 
@@ -75,6 +79,7 @@ class TaskMachine:
         self._since = 0.0
         self._expected = 0.0  # s: duration of the motion the current step commanded
         self._paused_at: float | None = None
+        self._restart_on_resume = False
         S = self.STEPS
         self._process = [s for s in S if s.name not in TERMINAL]
         self._begin = {}
@@ -192,27 +197,37 @@ class TaskMachine:
         return False
 
     def _release_zones(self) -> None:
+        if self.state in self.KEEP_ZONES:
+            return
         if self.ctx.zones is not None and self.ctx.occupancy is not None:
             inside = self.ctx.occupancy.zones_at(self.ctx.robot.state().q, self.ctx.zones.zones)
             self.ctx.zones.release_all_but(self.ctx.name, inside, self.task_id)
 
     # pause, e-stop and restart ---------------------------------------------
     def pause(self) -> None:
-        """The robot is held: stop the step's clock (a held motion is continued by the driver on resume)."""
+        """The robot is held: stop the step's clock (a held motion is continued by the driver on resume). In a
+        process step the process stops too (no arc burning in one spot), and resume restarts it."""
         if self._paused_at is None:
             self._paused_at = self.ctx.clock.now()
+            if self.state in self.PROCESS_STEPS:
+                self.ctx.stop_tools()
+                self._restart_on_resume = True
 
     def resume(self) -> None:
         if self._paused_at is not None:
             self._since += self.ctx.clock.now() - self._paused_at
             self._paused_at = None
+            if self._restart_on_resume:
+                self._restart_on_resume = False
+                self.interrupt()
+                self.restart_after_estop()
 
     def resume_step(self) -> Enum | Failure:
         """Where to continue after an e-stop, judged from what the world reports. Default: redo the step."""
         return self.interrupted_step
 
     def restart_after_estop(self) -> None:
-        self._paused_at = None
+        self._paused_at, self._restart_on_resume = None, False
         where = self.resume_step()
         if isinstance(where, Failure):
             self.fail(failure=where)

@@ -57,6 +57,8 @@ class Orchestrator:
         self.machine.add_transition("pause", C.RUNNING, C.PAUSED, before="_pause")
         self.machine.add_transition("resume", C.PAUSED, C.RUNNING, before="_resume")
         self.machine.add_transition("estop", [C.READY, C.RUNNING, C.PAUSED], C.ESTOPPED, before="_estop")
+        # an e-stop is never refused: in a stopped, finished or failed cell it still stops every robot and tool
+        self.machine.add_transition("estop", [C.ESTOPPED, C.DONE, C.FAILED], None, before="_estop")
         self.machine.add_transition("reset", C.ESTOPPED, C.READY, before="_reset")
         self.machine.add_transition("finish", C.RUNNING, C.DONE, before="_close_records")
         self.machine.add_transition("fail", [C.READY, C.RUNNING, C.PAUSED, C.ESTOPPED], C.FAILED, before="_halt")
@@ -104,11 +106,14 @@ class Orchestrator:
             ctl.reset()
 
     def _halt(self, event) -> None:
-        """Stop the cell safely: every other busy robot holds along its path; running tasks end 'stopped'."""
+        """Stop the cell safely: every other busy robot holds along its path and its tools stop (the arc goes
+        out, the spindle stops, the jaws keep their hold); running tasks end 'stopped'."""
         now = self.clock.now()
         for robot, ctl in self.controllers.items():
             if ctl.state is Mode.BUSY:
                 ctl.pause()
+            if ctl.state is not Mode.ESTOPPED:
+                ctl.ctx.stop_tools()
             run = self.active.get(robot)
             if run is not None and self.tasks[run.task.id]["status"] == "running":
                 self.tasks[run.task.id].update(status="stopped", end_s=now)

@@ -54,6 +54,9 @@ class PickMachine(TaskMachine):
         return self.move_lin(self._grasp(), self.lin_speed, f"grasp pose on '{self.part}'")
 
     def _begin_close(self):
+        # from the moment the jaws close, the part counts as the robot's for the zone interlocks
+        if self.ctx.occupancy is not None and self.part in self.ctx.parts.urdfs:
+            self.ctx.occupancy.hold_part(self.ctx.parts.urdfs[self.part], self.T_part_grasp.inv())
         return self.ctx.gripper.close()
 
     def _begin_verify_grasp(self):
@@ -62,8 +65,6 @@ class PickMachine(TaskMachine):
     def _verify_grasp(self) -> Failure | None:
         state = self.ctx.gripper.state()
         if state.holding:
-            if self.ctx.occupancy is not None and self.part in self.ctx.parts.urdfs:
-                self.ctx.occupancy.hold_part(self.ctx.parts.urdfs[self.part], self.T_part_grasp.inv())
             return None
         return Failure("grasp", f"the gripper closed to {2000 * state.opening:.0f} mm but is not holding '{self.part}': "
                                 "both fingers must touch the part. Check the grasp frame and the part's pose in the cell")
@@ -76,11 +77,13 @@ class PickMachine(TaskMachine):
         return False
 
     def _begin_regrasp(self):
+        if self.ctx.occupancy is not None:
+            self.ctx.occupancy.release_part()
         motion = self.move_lin(self._grasp() * SE3.Tz(-self.approach), self.lin_speed, f"back up from '{self.part}' to grasp again")
         return self.together(motion, self.ctx.gripper.open())
 
     def _begin_lift(self):
-        return self.move_lin(self.tcp() * SE3.Tz(-self.approach), self.lin_speed, f"lift of '{self.part}'")
+        return self.move_lin(self._grasp() * SE3.Tz(-self.approach), self.lin_speed, f"lift of '{self.part}'")
 
     def resume_step(self):
         """Holding the part: confirm the grasp again, then lift. Otherwise start over from the approach."""

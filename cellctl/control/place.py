@@ -59,7 +59,7 @@ class PlaceMachine(TaskMachine):
         return None
 
     def _begin_retreat(self):
-        return self.move_lin(self.tcp() * SE3.Tz(-self.approach), self.lin_speed, f"retreat from '{self.part}'")
+        return self.move_lin(self._place() * SE3.Tz(-self.approach), self.lin_speed, f"retreat from '{self.part}'")
 
     def resume_step(self):
         """Still holding: go back above the target and lower again. Released: verify, then retreat.

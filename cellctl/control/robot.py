@@ -44,6 +44,7 @@ class RobotController:
         self.machine.add_transition("reset", M.ESTOPPED, M.DISABLED, before="_reset_driver")
         self.machine.add_transition("estop", [M.DISABLED, M.IDLE, M.BUSY, M.PAUSED, M.FAULTED], M.ESTOPPED,
                                     before="_estop")
+        self.machine.add_transition("estop", M.ESTOPPED, None, before="_estop")  # pressed again: stop again
         self.machine.add_transition("disable", [M.IDLE, M.FAULTED], M.DISABLED)
 
     # callbacks: every one acts through the driver API at once, inside the trigger's call ------------------

@@ -8,7 +8,7 @@ from enum import Enum, auto
 import numpy as np
 from spatialmath import SE3
 
-from cellctl.control.machine import Failure, TaskMachine
+from cellctl.control.machine import Failure, TaskMachine, ZoneWait
 from cellctl.drivers.base import MotionStatus
 from cellctl.errors import PlanningError
 from cellctl.motion.lin import lin
@@ -62,6 +62,8 @@ class WeldMachine(TaskMachine):
     STEPS = WeldStep
     KIND = "weld"
     STEP_CHECK = {WeldStep.ARC_ON: "weld", WeldStep.TRAVERSE: "weld"}
+    KEEP_ZONES = (WeldStep.TOUCH, WeldStep.ARC_ON)  # the traverse's zones, taken at the touch, stay taken
+    PROCESS_STEPS = (WeldStep.ARC_ON, WeldStep.TRAVERSE)
 
     def __init__(self, task_id, ctx, on_event, seam: str, points: np.ndarray, normal: np.ndarray, speed: float,
                  work_angle: float, travel_angle: float, approach: float, lin_speed: float, speed_scale: float = 1.0):
@@ -108,14 +110,22 @@ class WeldMachine(TaskMachine):
 
     def _begin_traverse(self):
         motion = self._execute(self._traverse)
-        return Watch(motion, lambda: self.ctx.weld.state().arc_established,
-                     f"the arc went out on seam {self.seam}: the wire lost the work") if not hasattr(motion, "zones") else motion
+
+        def watch(handle):
+            return Watch(handle, lambda: self.ctx.weld.state().arc_established,
+                         f"the arc went out on seam {self.seam}: the wire lost the work")
+
+        if isinstance(motion, ZoneWait):
+            motion.wrap = watch
+            return motion
+        return watch(motion)
 
     def _begin_arc_off(self):
         return self.ctx.weld.arc_off()
 
     def _begin_retreat(self):
-        return self.move_lin(self.tcp() * SE3.Tz(-self.approach), self.lin_speed, f"retreat from seam {self.seam}")
+        end = torch_frames(self.points, self.normal, self.work_angle, self.travel_angle)[-1]
+        return self.move_lin(end * SE3.Tz(-self.approach), self.lin_speed, f"retreat from seam {self.seam}")
 
     def resume_step(self):
         """Stopped on the seam: weld the rest of it, from the point nearest the torch. Otherwise redo the step."""

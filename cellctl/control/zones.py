@@ -26,6 +26,8 @@ class ZoneBook:
         busy = {z for z in zones if self.holder[z] not in (None, robot)}
         if busy:
             before = self.waiting.get(robot, set())
+            for z in sorted(before - busy):
+                self._event(robot, task, z, "waiting", "free")
             for z in sorted(busy - before):
                 self._event(robot, task, z, "free", "waiting", held_by=self.holder[z])
             self.waiting[robot] = busy

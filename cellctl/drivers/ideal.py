@@ -50,6 +50,7 @@ class IdealRobot:
         self.q, self.qd = np.array(q0, float), np.zeros(len(q0))
         self.executed: list[JointTrajectory] = []
         self.stuck = False  # injected fault: the arm never moves
+        self.fault = ""  # injected fault: the motion running (or the next one) fails with this reason
         self.estopped = False
         self._traj: JointTrajectory | None = None
         self._path = PathClock(HOLD_RAMP)
@@ -96,6 +97,10 @@ class IdealRobot:
 
     def step(self, dt: float) -> None:
         if self._traj is None or self.stuck:
+            return
+        if self.fault:
+            self._handle.end(MotionStatus.FAILED, self.fault)
+            self._traj, self._handle, self.qd, self.fault = None, None, np.zeros_like(self.q), ""
             return
         s = self._path.advance(dt)
         q, qd = self._traj.sample(s)

@@ -220,7 +220,8 @@ class Occupancy:
         travel = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(q_path, axis=0)).sum(axis=1))])
         marks = np.searchsorted(travel, np.arange(0.0, travel[-1], SWEEP_STEP))
         picked = np.unique(np.concatenate([marks, [len(q_path) - 1]]))
-        # a point at distance d from a joint axis moves at most d * dq: bound d by the farthest sphere's reach
-        centres, radii = self.spheres(q_path[:1])
-        lever = float(np.max(np.linalg.norm(centres[0] - self.arm.T_world_base.t, axis=1) + radii))
+        # a point moves at most (its distance from the joint's axis) * dq; that distance is at most twice the
+        # farthest any sphere gets from the base, over the configurations checked
+        centres, radii = self.spheres(q_path[picked])
+        lever = 2.0 * float(np.max(np.linalg.norm(centres - self.arm.T_world_base.t, axis=-1) + radii))
         return self.zones_at(q_path[picked], zones, inflate=lever * SWEEP_STEP / 2)

@@ -51,10 +51,11 @@ def mermaid(model, title: str, omit: tuple = ()) -> str:
             continue
         for source, transitions in event.transitions.items():
             for tr in transitions:
-                key = (name, source, tr.dest)
+                dest = tr.dest or source  # an internal transition (an e-stop pressed again) is a loop
+                key = (name, source, dest)
                 if key not in seen:
                     seen.add(key)
-                    graph.add_transition(name, source.lower(), tr.dest.lower())
+                    graph.add_transition(name, source.lower(), dest.lower())
     text = shown.get_graph().draw(None)
     # drop the styling of the "current" state: a diagram of the machine, not of one run of it
     return "\n".join(line for line in text.splitlines() if not line.strip().startswith(("Class ", "classDef ")))
