@@ -206,3 +206,18 @@ def test_pausing_a_weld_puts_the_arc_out_and_resume_welds_the_rest_of_the_seam()
     assert orch.state is CellMode.DONE and seen["arc_during_pause"] is False
     traverses = [e for e in orch.events if e["task"] == "weld_boss" and e["to"] == "traverse"]
     assert len(traverses) == 2  # the rest of the seam, after a fresh approach and arc-on
+
+
+@pytest.mark.parametrize("spoil, words", [
+    (lambda p: setattr(p.tasks[0], "robot", "ghost"), "robot 'ghost', which this cell does not have"),
+    (lambda p: setattr(p.tasks[0], "part", "ghost_part"), "works on 'ghost_part', which is not in the cell"),
+    (lambda p: p.tasks[0].after.append("handler_home"), "wait for each other in a cycle"),
+])
+def test_a_task_graph_that_cannot_finish_is_rejected_before_anything_moves(spoil, words):
+    """Programs built in code skip the loader's checks: the orchestrator refuses them itself."""
+    program = load_program(PROGRAM)
+    spoil(program)
+    orch, contexts, clock = rig(program)
+    run(orch, clock, limit=2.0)
+    assert orch.state is CellMode.FAILED and words in orch.failure[1].message
+    assert all(not c.robot.executed for c in contexts.values())

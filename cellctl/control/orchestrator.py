@@ -74,7 +74,7 @@ class Orchestrator:
     def _start(self, event) -> None:
         if not self._started:
             self._started = True
-            problem = self._claim_start_zones()
+            problem = self._unrunnable() or self._claim_start_zones()
             if problem is None and self._preflight is not None:
                 verdict = self._preflight(self.program, self.contexts)
                 problem, self.interlock_proof = verdict.failure, verdict.detail
@@ -129,6 +129,31 @@ class Orchestrator:
     @property
     def finished(self) -> bool:
         return self.state in (CellMode.DONE, CellMode.FAILED)
+
+    def _unrunnable(self) -> Failure | None:
+        """A task graph that cannot finish, whoever built it (the program loader rejects these with file and line
+        already): tasks for robots or parts that do not exist, waits on unknown tasks, and waits in a cycle
+        through the `after`s and each robot's program order."""
+        ids, cell = {t.id for t in self.program.tasks}, self.program.cell
+        for t in self.program.tasks:
+            if t.robot not in self.contexts:
+                return Failure("interlocks", f"task '{t.id}' is for robot '{t.robot}', which this cell does not have")
+            missing = [p for p in [t.part, *(o for o, _ in t.holes)] if p and p not in cell.parts and p not in cell.fixtures]
+            if missing:
+                return Failure("interlocks", f"task '{t.id}' works on '{missing[0]}', which is not in the cell")
+            unknown = [d for d in t.after if d not in ids]
+            if unknown:
+                return Failure("interlocks", f"task '{t.id}' waits for '{unknown[0]}', which is not a task")
+        done, heads = set(), {r: list(q) for r, q in self.queue.items()}
+        while any(heads.values()):
+            ready = [r for r, q in heads.items() if q and all(d in done for d in q[0].after)]
+            if not ready:
+                stuck = [q[0].id for q in heads.values() if q]
+                return Failure("interlocks", f"tasks {', '.join(repr(s) for s in stuck)} wait for each other in a cycle "
+                                             "(through 'after' and each robot's program order): the program cannot finish")
+            for r in ready:
+                done.add(heads[r].pop(0).id)
+        return None
 
     def _claim_start_zones(self) -> Failure | None:
         """Robots standing inside zones when the cell starts hold them from the start."""
