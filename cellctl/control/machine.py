@@ -199,7 +199,7 @@ class TaskMachine:
     def _release_zones(self) -> None:
         if self.state in self.KEEP_ZONES:
             return
-        if self.ctx.zones is not None and self.ctx.occupancy is not None:
+        if self.ctx.zones is not None and self.ctx.occupancy is not None and self.ctx.zones.held_by(self.ctx.name):
             inside = self.ctx.occupancy.zones_at(self.ctx.robot.state().q, self.ctx.zones.zones)
             self.ctx.zones.release_all_but(self.ctx.name, inside, self.task_id)
 

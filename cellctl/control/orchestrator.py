@@ -18,7 +18,7 @@ from cellctl.control.machine import Failure
 from cellctl.control.robot import Mode, RobotController
 from cellctl.control.taskrun import TaskRun
 from cellctl.control.zones import ZoneBook
-from cellctl.model.program import Program, Task
+from cellctl.model.program import Program, Task, run_order
 
 
 class CellMode(Enum):
@@ -144,15 +144,10 @@ class Orchestrator:
             unknown = [d for d in t.after if d not in ids]
             if unknown:
                 return Failure("interlocks", f"task '{t.id}' waits for '{unknown[0]}', which is not a task")
-        done, heads = set(), {r: list(q) for r, q in self.queue.items()}
-        while any(heads.values()):
-            ready = [r for r, q in heads.items() if q and all(d in done for d in q[0].after)]
-            if not ready:
-                stuck = [q[0].id for q in heads.values() if q]
-                return Failure("interlocks", f"tasks {', '.join(repr(s) for s in stuck)} wait for each other in a cycle "
-                                             "(through 'after' and each robot's program order): the program cannot finish")
-            for r in ready:
-                done.add(heads[r].pop(0).id)
+        _, never = run_order(self.program.tasks)
+        if never:
+            return Failure("interlocks", f"tasks {', '.join(repr(t.id) for t in never)} wait for each other in a cycle "
+                                         "(through 'after' and each robot's program order): the program cannot finish")
         return None
 
     def _claim_start_zones(self) -> Failure | None:

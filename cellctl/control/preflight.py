@@ -16,7 +16,7 @@ from cellctl.control.context import PartBook, RobotContext
 from cellctl.control.machine import Failure
 from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealWeldSource, SteppedClock
 from cellctl.kinematics.occupancy import Occupancy
-from cellctl.model.program import Program
+from cellctl.model.program import Program, run_order
 
 MAX_STATES = 200_000  # interleavings explored before the proof is given up (and said so)
 MAX_TICKS = 2_000_000
@@ -25,15 +25,20 @@ MAX_TICKS = 2_000_000
 class ZoneRecorder:
     """Stands in for the ZoneBook in the dry run: grants everything and writes down what was asked."""
 
-    def __init__(self, zones: dict):
-        self.zones, self.ops = zones, []
+    def __init__(self, zones: dict, start: set[str]):
+        self.zones, self.ops, self.held = zones, [("start", frozenset(start))], set(start)
+
+    def held_by(self, robot: str) -> set[str]:
+        return self.held
 
     def acquire(self, robot: str, zones: set[str], task: str | None = None) -> set[str]:
         self.ops.append(("acquire", frozenset(zones)))
+        self.held |= zones
         return set()
 
     def release_all_but(self, robot: str, inside: set[str], task: str | None = None) -> None:
         self.ops.append(("inside", frozenset(inside)))
+        self.held &= inside
 
     def cancel_wait(self, robot: str) -> None:
         pass
@@ -43,23 +48,6 @@ class ZoneRecorder:
 class Verdict:
     failure: Failure | None
     detail: str
-
-
-def _order(program: Program) -> list:
-    """Tasks in an order that respects each robot's program order and every `after`."""
-    done, order, tasks = set(), [], list(program.tasks)
-    robots = list(dict.fromkeys(t.robot for t in tasks))
-    heads = {r: [t for t in tasks if t.robot == r] for r in robots}
-    while any(heads.values()):
-        for r in robots:
-            if heads[r] and all(d in done for d in heads[r][0].after):
-                t = heads[r].pop(0)
-                order.append(t)
-                done.add(t.id)
-                break
-        else:
-            return []  # no task can start: a dependency cycle through program order (the loader reports it)
-    return order
 
 
 def dry_run(program: Program, contexts: dict[str, RobotContext]) -> dict[str, list] | None:
@@ -75,16 +63,15 @@ def dry_run(program: Program, contexts: dict[str, RobotContext]) -> dict[str, li
     for name, ctx in contexts.items():
         tool = cell.robots[name].tool
         occ = Occupancy(ctx.arm, tool.urdf if tool else None)
-        recorder = ZoneRecorder(cell.zones)
         q0 = ctx.robot.state().q
-        recorder.ops.append(("start", frozenset(occ.zones_at(q0, cell.zones))))
+        recorder = ZoneRecorder(cell.zones, occ.zones_at(q0, cell.zones))
         dry[name] = replace(ctx, robot=IdealRobot(name, clock, q0),
                             gripper=IdealGripper(name, clock) if ctx.gripper is not None else None,
                             weld=IdealWeldSource(name, clock) if ctx.weld is not None else None,
                             nutrunner=IdealNutrunner(name, clock, ctx.nutrunner.max_torque) if ctx.nutrunner is not None else None,
                             clock=clock, rng=copy.deepcopy(ctx.rng), parts=book, zones=recorder, occupancy=occ)
         ops[name] = recorder.ops
-    for task in _order(program):
+    for task in run_order(program.tasks)[0]:
         ctx = dry[task.robot]
         ctx.zones.ops.append(("begin", task.id))
         run = TaskRun(task, program, ctx, lambda e: None)

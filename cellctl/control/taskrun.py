@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Callable
 
 from cellctl.control.context import RobotContext
+from cellctl.control.fasten import FastenMachine
 from cellctl.control.machine import Failure, TaskMachine
 from cellctl.control.move import MoveMachine
 from cellctl.control.pick import PickMachine
 from cellctl.control.place import PlaceMachine
+from cellctl.control.weld import WeldMachine
 from cellctl.model.program import Program, Task
 
 
@@ -28,12 +30,8 @@ class TaskRun:
         if t.kind == "move":
             return [lambda: MoveMachine(t.id, ctx, ev, t.move, t.speed_scale)]
         if t.kind == "weld":
-            from cellctl.control.weld import WeldMachine
-
             return [lambda: WeldMachine.for_task(t, ctx, ev, cell)]
         if t.kind == "fasten":
-            from cellctl.control.fasten import FastenMachine
-
             return [lambda: FastenMachine.for_task(t, ctx, ev, cell)]
         grasp = cell.parts[t.part].features[t.grasp].T_owner_feature
         stages = [lambda: PickMachine(t.id, ctx, ev, t.part, grasp, t.approach, t.lin_speed, t.speed_scale)]

@@ -49,8 +49,8 @@ def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, trav
     angle about the direction of travel and by the travel angle along it; x along the segment it starts."""
     frames = []
     for i, p in enumerate(points):
-        d = points[min(i + 1, len(points) - 1)] - points[max(i, 1) - 1 if i == len(points) - 1 else i]
-        x = d / np.linalg.norm(d)
+        k = min(i, len(points) - 2)  # the segment a point starts (the last point: the one it ends)
+        x = (points[k + 1] - points[k]) / np.linalg.norm(points[k + 1] - points[k])
         z = -normal - np.dot(-normal, x) * x
         z /= np.linalg.norm(z)
         R = np.column_stack([x, np.cross(z, x), z])
@@ -133,11 +133,7 @@ class WeldMachine(TaskMachine):
         if step in (WeldStep.ARC_ON, WeldStep.TRAVERSE):
             self._from = remaining(self._from, self.tcp().t)
             return WeldStep.APPROACH
-        if step is WeldStep.RETREAT:
-            return WeldStep.RETREAT
-        if step is WeldStep.ARC_OFF:
-            return WeldStep.ARC_OFF
-        return WeldStep.APPROACH
+        return step if step in (WeldStep.ARC_OFF, WeldStep.RETREAT) else WeldStep.APPROACH
 
 
 def remaining(points: np.ndarray, p: np.ndarray) -> np.ndarray:

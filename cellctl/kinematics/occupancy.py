@@ -16,6 +16,7 @@ from spatialmath import SE3
 
 from cellctl.errors import ProgramError
 from cellctl.kinematics.arm import Arm, _rtb_robot
+from cellctl.model.cell import FLANGE
 from cellctl.model.yamlsource import display_path
 
 MARGIN = 0.01  # m added to every sphere: tracking error and the servo's overshoot
@@ -151,14 +152,9 @@ class Occupancy:
         for link in robot.links:
             if link.name in spheres:
                 self._links.append((robot.ets(end=link.name), *spheres[link.name]))
-        self._flange_ets = robot.ets(end=self.arm_flange(robot))
+        self._flange_ets = robot.ets(end=FLANGE)
         self._tool = tool_spheres(tool_urdf.resolve()) if tool_urdf is not None else (np.zeros((0, 3)), np.zeros(0))
         self.held: tuple[np.ndarray, np.ndarray] | None = None  # spheres of a held part, in the TCP frame
-
-    @staticmethod
-    def arm_flange(robot) -> str:
-        from cellctl.model.cell import FLANGE
-        return FLANGE
 
     def hold_part(self, part_urdf: Path, T_tcp_part: SE3) -> None:
         """From now on the model carries this part (its spheres placed at T_tcp_part)."""
@@ -199,17 +195,9 @@ class Occupancy:
                 radii.append(r)
         return np.concatenate(centres, axis=1), np.concatenate(radii) + self.margin
 
-    def zones_at(self, Q: np.ndarray, zones: dict, inflate: float = 0.0) -> set[str]:
+    def zones_at(self, Q: np.ndarray, zones: dict) -> set[str]:
         """Names of the zones (objects with lo, hi corners) that any sphere touches at any configuration of Q."""
-        if not zones:
-            return set()
-        centres, radii = self.spheres(Q)
-        found = set()
-        for name, z in zones.items():
-            outside = np.maximum(np.maximum(z.lo - centres, centres - z.hi), 0.0)
-            if np.any(np.linalg.norm(outside, axis=-1) < radii + inflate):
-                found.add(name)
-        return found
+        return _touched(*self.spheres(Q), zones) if zones else set()
 
     def zones_along(self, q_path: np.ndarray, zones: dict) -> set[str]:
         """Zones entered anywhere along a joint path (rows of q, densely sampled): configurations are taken
@@ -224,4 +212,14 @@ class Occupancy:
         # farthest any sphere gets from the base, over the configurations checked
         centres, radii = self.spheres(q_path[picked])
         lever = 2.0 * float(np.max(np.linalg.norm(centres - self.arm.T_world_base.t, axis=-1) + radii))
-        return self.zones_at(q_path[picked], zones, inflate=lever * SWEEP_STEP / 2)
+        return _touched(centres, radii + lever * SWEEP_STEP / 2, zones)
+
+
+def _touched(centres: np.ndarray, radii: np.ndarray, zones: dict) -> set[str]:
+    """The zones that any of the spheres (centres (N, M, 3), radii (M,)) reaches into."""
+    found = set()
+    for name, z in zones.items():
+        outside = np.maximum(np.maximum(z.lo - centres, centres - z.hi), 0.0)
+        if np.any(np.linalg.norm(outside, axis=-1) < radii):
+            found.add(name)
+    return found

@@ -256,27 +256,33 @@ def _check_graph(tasks: list[Task], entries: YList) -> None:
         visit(t.id, [])
 
 
+def run_order(tasks: list[Task]) -> tuple[list[Task], list[Task]]:
+    """An order the tasks can run in, each robot doing its own tasks in program order and every `after` met;
+    and the tasks that can never start (they wait, through `after`s and program order, on each other)."""
+    heads = {}
+    for t in tasks:
+        heads.setdefault(t.robot, []).append(t)
+    order, done = [], set()
+    while True:
+        ready = [q.pop(0) for q in heads.values() if q and all(d in done for d in q[0].after)]
+        if not ready:
+            return order, [t for t in tasks if t.id not in done]
+        order += ready
+        done.update(t.id for t in ready)
+
+
 def _check_robot_order(tasks: list[Task], entries: YList) -> None:
     """Each robot does its tasks in program order, so an `after` on a task that comes later for the same robot,
     directly or through other robots' tasks, can never be met."""
-    ids = [t.id for t in tasks]
-    before: dict[str, set[str]] = {t.id: set(t.after) for t in tasks}
-    last: dict[str, str] = {}
-    for t in tasks:
-        if t.robot in last:
-            before[t.id].add(last[t.robot])
-        last[t.robot] = t.id
-    done: set[str] = set()
-    while len(done) < len(tasks):
-        ready = [t for t in ids if t not in done and before[t] <= done]
-        if not ready:
-            stuck = next(t for t in tasks if t.id not in done)
-            later = sorted(d for d in stuck.after if d not in done)
-            raise entries.error(ids.index(stuck.id),
-                                f"task '{stuck.id}' can never start: robot '{stuck.robot}' does its tasks in program order, and "
-                                f"'{stuck.id}' waits for {', '.join(repr(d) for d in later) or 'a task'} that can only run after it; "
-                                f"move '{stuck.id}' below what it waits for")
-        done.update(ready)
+    _, never = run_order(tasks)
+    if never:
+        stuck = never[0]
+        started = {t.id for t in tasks} - {t.id for t in never}
+        later = sorted(d for d in stuck.after if d not in started)
+        raise entries.error([t.id for t in tasks].index(stuck.id),
+                            f"task '{stuck.id}' can never start: robot '{stuck.robot}' does its tasks in program order, and "
+                            f"'{stuck.id}' waits for {', '.join(repr(d) for d in later) or 'a task'} that can only run after it; "
+                            f"move '{stuck.id}' below what it waits for")
 
 
 def load_program(path: Path) -> Program:

@@ -7,6 +7,7 @@ import numpy as np
 
 from cellctl.control.weld import torch_frames
 from cellctl.twin.trace import SimResult
+from cellctl.validate.checks import _failed
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
@@ -18,8 +19,8 @@ ARC_OFF_SEAM_M = 0.003  # an arc burning farther than this from the seam is a st
 
 
 def _task_failures(result: SimResult, check: str) -> list[dict]:
-    return [{"task": t["id"], "reason": t["reason"][len(check) + 2:]} for t in result.tasks
-            if t["status"] == "failed" and t.get("reason", "").startswith(check + ":")]
+    """Tasks that failed for this check, with the reason without the check's name."""
+    return [{"task": t["id"], "reason": t["reason"][len(check) + 2:]} for t in _failed(result, check)]
 
 
 def check_interlocks(result: SimResult) -> CheckResult:
