@@ -250,3 +250,9 @@ def test_interlocks_check_reads_who_was_in_the_zone(weld_run):
 
     check = _with_trace_edit(weld_run, intruder).check("interlocks")
     assert not check.passed and "handler and welder were inside zone 'nest_area' together" in check.detail
+
+
+def test_a_seam_that_was_never_welded_fails_the_weld_check():
+    """A weld task that never ran (here: the cell refused a deadlocking program) is no pass for `weld`."""
+    weld = validate_file(str(FAULTY / "zone_deadlock.yaml")).check("weld")
+    assert not weld.passed and "seam bracket.boss_seam was not welded (the task not run)" in weld.detail

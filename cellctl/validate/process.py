@@ -93,6 +93,8 @@ def check_weld(result: SimResult) -> CheckResult:
         arcs = _arc_intervals(trace, task.robot)
         record = next(r for r in result.tasks if r["id"] == task.id)
         if record["start_s"] is None:
+            findings.append({"task": task.id, "seam": f"{owner}.{name}", "reason": f"seam {owner}.{name} was not welded "
+                                                                                 f"(the task {record['status'].replace('_', ' ')})"})
             continue
         mine = [(a, b) for a, b in arcs if record["start_s"] - 1e-9 <= a <= (record["end_s"] or trace.t[-1]) + 1e-9]
         if not mine:
@@ -149,6 +151,8 @@ def check_fasten(result: SimResult) -> CheckResult:
     for task in [t for t in result.program.tasks if t.kind == "fasten"]:
         record = next(r for r in result.tasks if r["id"] == task.id)
         if record["start_s"] is None:
+            findings += [{"task": task.id, "hole": f"{o}.{h}", "reason": f"hole {o}.{h} was not fastened (the task "
+                                                                        f"{record['status'].replace('_', ' ')})"} for o, h in task.holes]
             continue
         end = record["end_s"] if record["end_s"] is not None else trace.t[-1]
         runs = [f for f in trace.fastenings if f["robot"] == task.robot and record["start_s"] <= f["t_s"] <= end + 1e-9]
@@ -156,7 +160,7 @@ def check_fasten(result: SimResult) -> CheckResult:
             hole = f"{owner}.{name}"
             mine = [f for f in runs if f["hole"] == hole]
             if not mine:
-                if record["status"] == "done":
+                if not any(f["task"] == task.id for f in findings):  # a failed task already says why
                     findings.append({"task": task.id, "hole": hole, "reason": f"hole {hole}: the spindle never ran on it"})
                 continue
             last = mine[-1]
