@@ -19,7 +19,12 @@ class ProgramError(CellctlError):
 
 
 class PlanningError(CellctlError):
-    """A motion could not be planned (the reason says why: reach, limits, singularity)."""
+    """A motion could not be planned (the reason says why: reach, limits, singularity, collision); `check` names
+    the validation check the fault belongs to."""
+
+    def __init__(self, message: str, check: str = "reach"):
+        self.check = check
+        super().__init__(message)
 
 
 class DriverError(CellctlError):

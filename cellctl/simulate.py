@@ -13,13 +13,14 @@ from cellctl.drivers.sim import SimGripperDriver, SimRobotDriver, WorldClock
 from cellctl.kinematics.occupancy import Occupancy
 from cellctl.model.program import Program
 from cellctl.twin.trace import SimResult
+from cellctl.twin.scene import PlanningScene
 from cellctl.twin.world import World
 
 SETTLE_AFTER = 0.5  # s simulated after the last task, so parts come to rest before they are judged
 TIME_LIMIT = 3600.0  # s of simulated time: a cycle still running then is stopped and reported
 
 
-def build_contexts(program: Program, world: World, clock, seed: int) -> dict[str, RobotContext]:
+def build_contexts(program: Program, world: World, clock, seed: int, scene: PlanningScene | None = None) -> dict[str, RobotContext]:
     """One RobotContext per robot: sim drivers for its arm and tool, its kinematics, its own random stream."""
     cell = program.cell
     # each robot draws from its own stream, so adding a task for one robot never changes another's motions
@@ -32,7 +33,7 @@ def build_contexts(program: Program, world: World, clock, seed: int) -> dict[str
         arm = world.robots[name].arm
         ctx = RobotContext(name, arm, SimRobotDriver(world, name), SimGripperDriver(world, name) if kind == "gripper" else None,
                            clock, np.random.default_rng(streams[name]), book,
-                           occupancy=Occupancy(arm, robot.tool.urdf if robot.tool else None) if cell.zones else None)
+                           occupancy=Occupancy(arm, robot.tool.urdf if robot.tool else None), scene=scene)
         if kind == "weld_torch":
             from cellctl.drivers.sim_tools import SimWeldSource
 
@@ -49,9 +50,10 @@ def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick: Callab
     """Run the whole program in a fresh twin and return what happened. on_tick(world, orchestrator) is called
     after every step: a viewer, or an operator pressing pause or e-stop."""
     world = World(program.cell, gui=gui)
+    scene = PlanningScene(program.cell)
     try:
         clock = WorldClock(world)
-        contexts = build_contexts(program, world, clock, seed)
+        contexts = build_contexts(program, world, clock, seed, scene)
         orch = Orchestrator(program, contexts, clock, preflight=check_interlocks)
         while not orch.finished and world.t < TIME_LIMIT:
             orch.tick()
@@ -66,4 +68,5 @@ def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick: Callab
         return SimResult(program, seed, world.trace, list(orch.tasks.values()), orch.events, orch.failure,
                          orch.cycle_time, orch.timed_out, orch.interlock_proof)
     finally:
+        scene.close()
         world.close()

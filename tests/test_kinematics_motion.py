@@ -7,8 +7,8 @@ import pytest
 from spatialmath import SE3
 
 from cellctl.errors import PlanningError
-from cellctl.kinematics.arm import Arm
-from cellctl.motion.lin import lin
+from cellctl.kinematics.arm import Arm, JointLimits
+from cellctl.motion.lin import circ, lin
 from cellctl.motion.ptp import ptp
 from conftest import ROOT
 
@@ -71,7 +71,7 @@ def test_lin_keeps_the_tcp_on_the_line_without_flips(arm):
 
 def test_lin_out_of_reach_is_a_planning_error(arm):
     q0 = arm.ik(SE3.Trans(0.6, 0.0, 0.8) * SE3.Rx(np.pi), np.radians([0, -100, 65, -55, -90, 0])).q
-    with pytest.raises(PlanningError, match=r"LIN (stops|runs out of reach) \d+ mm along the line"):
+    with pytest.raises(PlanningError, match=r"LIN (stops|runs out of reach) \d+ mm along the LIN"):
         lin(arm, q0, SE3.Trans(2.2, 0.0, 0.8) * SE3.Rx(np.pi), 0.5, DT)
 
 
@@ -80,3 +80,96 @@ def test_ik_turns_joints_by_whole_revolutions_towards_the_seed(arm):
     T = arm.fk(np.radians([0, -100, 65, -55, -90, 175]))
     res = arm.ik(T, seed)
     assert res.success and abs(np.degrees(res.q[5]) - (-185)) < 1e-3  # not +175: 15 deg away, not 345
+
+
+def test_ik_from_mid_range_reaches_random_poses_to_a_micrometre(arm):
+    """The TRAC-IK protocol of benchmarks/ik.py, small: random reachable poses, seeded from mid-range."""
+    rng = np.random.default_rng(11)
+    for q in rng.uniform(arm.limits.lower, arm.limits.upper, size=(100, arm.n)):
+        T = arm.fk(q)
+        res = arm.ik(T, rng=rng, nearest=False)
+        assert res.success, res.reason
+        assert np.max(np.abs(arm.fk(res.q).A - T.A)) < 1e-6
+
+
+def test_ik_names_joint_limits_when_only_a_joint_limit_stands_in_the_way(arm):
+    narrow = Arm(ROOT / "urdf/robots/arm6.urdf", SE3.Rz(np.pi), SE3.Tz(0.14))
+    lim = narrow.limits
+    lower, upper = lim.lower.copy(), lim.upper.copy()
+    lower[0], upper[0] = -0.2, 0.2  # the base may turn only +-11 deg
+    narrow.limits = JointLimits(lower, upper, lim.velocity, lim.effort)
+    q = np.radians([120, -100, 70, -60, -90, 20])  # a pose straight out to the side
+    res = narrow.ik(arm.fk(q), rng=np.random.default_rng(0))
+    assert not res.success and res.reason.startswith("joint limits") and "joint 1" in res.reason
+
+
+def test_collision_aware_ik_passes_over_solutions_in_collision(arm):
+    q = np.radians([10, -100, 70, -60, -90, 20])  # elbow up (joint 3 > 0)
+    T = arm.fk(q)
+    elbow_up = lambda qq: "forearm and a fixture" if qq[2] > 0 else None
+    res = arm.ik(T, q, rng=np.random.default_rng(0), collision=elbow_up)
+    assert res.success and res.q[2] < 0
+    assert np.max(np.abs(arm.fk(res.q).A - T.A)) < 1e-6
+    everything = arm.ik(T, q, rng=np.random.default_rng(0), collision=lambda qq: "the arm and the table")
+    assert not everything.success and everything.reason.startswith("collision") and "the arm and the table" in everything.reason
+
+
+def _start(arm):
+    return arm.ik(SE3.Trans(0.6, 0.2, 0.8) * SE3.Rx(np.pi), np.radians([0, -100, 65, -55, -90, 0])).q
+
+
+def test_lin_keeps_position_and_orientation_on_the_path_at_every_sample(arm):
+    q0 = _start(arm)
+    T0, T1 = arm.fk(q0), SE3.Trans(0.45, 0.35, 0.6) * SE3.Rx(np.pi) * SE3.Rz(0.6) * SE3.Ry(0.2)
+    tr = lin(arm, q0, T1, 0.25, DT)
+    for q in tr.q:
+        T = arm.fk(q)
+        d = T.t - T0.t
+        u = (T1.t - T0.t) / np.linalg.norm(T1.t - T0.t)
+        assert np.linalg.norm(d - (d @ u) * u) < 1e-4
+        s = (d @ u) / np.linalg.norm(T1.t - T0.t)  # where along the line: the orientation must be the slerp there
+        ideal = T0.interp(T1, float(np.clip(s, 0, 1)))
+        assert np.linalg.norm((ideal.inv() * T).angvec()[0]) < np.radians(0.1)
+    assert np.max(np.abs(arm.fk(tr.q[-1]).A - T1.A)) < 1e-6
+
+
+def test_circ_follows_the_circle_through_its_via_point(arm):
+    q0 = _start(arm)
+    T0 = arm.fk(q0)
+    via, goal = SE3.Trans(0.5, 0.3, 0.8) * SE3.Rx(np.pi), SE3.Trans(0.4, 0.2, 0.8) * SE3.Rx(np.pi) * SE3.Rz(0.5)
+    tr = circ(arm, q0, via, goal, 0.2, DT)
+    centre, radius = np.array([0.5, 0.2, 0.8]), 0.1  # the circle through (0.6,.2), (.5,.3), (.4,.2) in z = 0.8
+    p = np.array([arm.fk(q).t for q in tr.q])
+    assert np.max(np.abs(np.linalg.norm(p - centre, axis=1) - radius)) < 1e-4
+    assert np.max(np.abs(p[:, 2] - 0.8)) < 1e-4
+    assert np.min(np.linalg.norm(p - via.t, axis=1)) < 1e-3  # it passes the via point
+    assert np.linalg.norm(p[-1] - goal.t) < 1e-6 and np.linalg.norm(p[0] - T0.t) < 1e-9
+    speed = np.linalg.norm(np.diff(p, axis=0), axis=1) / DT
+    assert speed.max() < 0.2 * 1.01 and tr.duration > np.pi * radius / 0.2
+    assert np.all(np.abs(tr.qd) <= arm.limits.velocity * 1.0001)
+
+
+def test_circ_refuses_three_points_on_a_line(arm):
+    q0 = _start(arm)
+    with pytest.raises(PlanningError, match="on the line"):
+        circ(arm, q0, SE3.Trans(0.6, 0.2, 0.7) * SE3.Rx(np.pi), SE3.Trans(0.6, 0.2, 0.6) * SE3.Rx(np.pi), 0.2, DT)
+
+
+def test_lin_too_fast_for_the_joints_slows_down_or_fails_when_the_speed_is_the_process(arm):
+    q0 = _start(arm)
+    T1 = SE3.Trans(0.6, -0.4, 0.8) * SE3.Rx(np.pi)  # 600 mm at 3 m/s: more than the joints can do
+    slowed = lin(arm, q0, T1, 3.0, DT)
+    assert np.all(np.abs(slowed.qd) <= arm.limits.velocity * 1.0001)
+    assert slowed.duration > 0.6 / 3.0 * 1.2  # it had to run slower than programmed
+    with pytest.raises(PlanningError, match="too fast for the arm") as err:
+        lin(arm, q0, T1, 3.0, DT, slowdown=False)
+    assert err.value.check == "velocity_limits" and "at most" in str(err.value)
+
+
+def test_lin_through_the_wrist_singularity_fails_clearly(arm):
+    q0 = np.radians([0, -100, 90, -80, -10, 0])
+    T1 = arm.fk(np.radians([0, -100, 90, -80, 10, 0]))  # across wrist_2 = 0, where wrists 1 and 3 line up
+    T1 = SE3.Tx(0.05) * T1
+    with pytest.raises(PlanningError, match="singularity") as err:
+        lin(arm, q0, T1, 0.2, DT)
+    assert err.value.check == "reach" and "mm along the LIN" in str(err.value)

@@ -148,6 +148,19 @@ s.append('</robot>\n')
 (OUT/'parts/bracket.urdf').write_text(''.join(s))
 print('ok', m)
 
+# ---------------------------------------------------------------- screen (a guard panel robots must go around)
+SCREEN = ('screen', (0.95, 0.75, 0.1, 1))
+s = ['<?xml version="1.0"?>\n<!-- Guard screen for cellctl: a 400 mm wide, 20 mm thick, 350 mm high steel panel on a 120 x 120 mm\n'
+     '     foot, standing on a table between two stations (a weld-spatter or part separator screen). Frame at the\n'
+     '     centre of the foot\'s bottom face; the panel lies in the x-z plane. -->\n<robot name="screen">\n']
+mp, mf = 7850*0.4*0.02*0.35*0.1, 7850*0.12*0.12*0.01   # a sheet-metal panel (10 % fill) and a 10 mm foot plate
+m = mp + mf
+body = inertial(m, (0, 0, (mp*0.185 + mf*0.005)/m), box_I(m, 0.4, 0.12, 0.36))
+body += geom('box', (0.12, 0.12, 0.01), (0, 0, 0.005), color=DARK) + geom('box', (0.4, 0.02, 0.35), (0, 0, 0.185), color=SCREEN)
+s.append(link('screen', body))
+s.append('</robot>\n')
+(OUT/'fixtures/screen.urdf').write_text(''.join(s))
+
 # ---------------------------------------------------------------- pallet (a carrier a bracket can ride on)
 WOOD2 = ('pallet', (0.6, 0.5, 0.3, 1))
 s = ['<?xml version="1.0"?>\n<!-- Small carrier for cellctl: 300 x 50 x 10 mm board with a 40 mm handle block at one end to grip\n'

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from spatialmath import SE3
@@ -21,6 +22,16 @@ class PartBook:
 
     poses: dict[str, SE3]
     urdfs: dict[str, Path] = field(default_factory=dict)
+    carried: dict[str, str] = field(default_factory=dict)  # part -> the robot whose gripper holds it
+
+
+class Scene(Protocol):
+    """Collision queries against the cell, for planning (the twin's PlanningScene implements it)."""
+
+    def collision(self, robot: str, q: np.ndarray, parts: dict[str, SE3], held: tuple[str, SE3] | None,
+                  carried: set[str], margin: float | None = None) -> str | None:
+        """What the robot at q (holding held = (part, T_tcp_part)) would come closer than `margin` (m) to, or
+        None when it is clear."""
 
 
 @dataclass
@@ -36,6 +47,28 @@ class RobotContext:
     occupancy: Occupancy | None = None
     weld: WeldSourceDriver | None = None
     nutrunner: NutrunnerDriver | None = None
+    scene: Scene | None = None  # None: motions are not planned around obstacles (the twin still judges them)
+    held: tuple[str, SE3] | None = None  # the part in the gripper and T_tcp_part, from the moment the jaws close
+
+    def take(self, part: str, T_tcp_part: SE3) -> None:
+        """From now on the robot carries the part: in its zone model, its collision model and the part book."""
+        self.held = (part, T_tcp_part)
+        self.parts.carried[part] = self.name
+        if self.occupancy is not None and part in self.parts.urdfs:
+            self.occupancy.hold_part(self.parts.urdfs[part], T_tcp_part)
+
+    def let_go(self) -> None:
+        if self.held is not None:
+            self.parts.carried.pop(self.held[0], None)
+        self.held = None
+        if self.occupancy is not None:
+            self.occupancy.release_part()
+
+    def collision(self, q: np.ndarray, margin: float | None = None) -> str | None:
+        """What this robot at q would come closer than `margin` to in the cell (default: the scene's planning
+        margin; other robots aside: zones keep them apart), or None."""
+        carried = {p for p, r in self.parts.carried.items() if r != self.name}
+        return self.scene.collision(self.name, q, self.parts.poses, self.held, carried, margin) if self.scene else None
 
     def stop_tools(self) -> None:
         """Stop every tool where it is (gripper jaws keep their hold; the arc goes off; the spindle stops)."""

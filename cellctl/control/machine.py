@@ -19,14 +19,22 @@ from transitions import Machine
 
 from cellctl.control.context import RobotContext
 from cellctl.drivers.base import MotionHandle, MotionStatus
+from cellctl.model.program import MoveTarget
 from cellctl.errors import PlanningError
 from cellctl.motion.lin import lin
+from cellctl.motion.plan import curve_free, motion_step, plan_path, segment_free
 from cellctl.motion.ptp import ptp
+from cellctl.motion.retime import retime_path
 from cellctl.motion.trajectory import JointTrajectory
 
 log = logging.getLogger(__name__)
 
 TERMINAL = ("IDLE", "DONE", "FAILED", "INTERRUPTED")
+PLAN_TIMEOUT = 2.0  # s of planning (wall time) before a PTP move around obstacles is declared impossible
+# (clearance guaranteed along the whole motion, m; largest robot-point move between two checked states, m):
+# checked states keep clearance + move/2, so nothing comes closer than the clearance in between. A wide berth
+# checked coarsely first, then the fine tier (1 cm resolution) for ends near obstacles and narrow passages.
+PLAN_TIERS = ((0.010, 0.05), (0.003, 0.01))
 
 
 @dataclass(frozen=True)
@@ -247,22 +255,96 @@ class TaskMachine:
                 return ZoneWait(traj, needed)
         return self.ctx.robot.execute(traj)
 
-    def move_ptp(self, q_goal: np.ndarray, speed_scale: float = 1.0):
-        arm, drv = self.ctx.arm, self.ctx.robot
-        return self._execute(ptp(drv.state().q, q_goal, speed_scale * arm.limits.velocity, arm.max_accel, drv.period))
+    def move_ptp(self, q_goal: np.ndarray, speed_scale: float = 1.0, what: str = "PTP move"):
+        return self.move_ptp_via([q_goal], speed_scale, False, what)
 
-    def move_ptp_to_pose(self, T_world_tcp: SE3, what: str, speed_scale: float = 1.0):
-        res = self.ctx.arm.ik(T_world_tcp, self.ctx.robot.state().q, rng=self.ctx.rng)
+    def move_ptp_via(self, qs: list[np.ndarray], speed_scale: float, blend: bool, what: str):
+        """A joint move through the configurations qs in turn, as fast as the limits allow: straight in joint
+        space where that is clear, otherwise around the obstacles on a path OMPL plans in the planning scene.
+        With blend the arm flies by the waypoints, if the rounded path is clear too; otherwise it stops at each."""
+        arm, drv = self.ctx.arm, self.ctx.robot
+        vmax, amax = speed_scale * arm.limits.velocity, arm.max_accel
+        path = [drv.state().q]
+        for q in qs:
+            leg = self._clear_path(path[-1], np.asarray(q, float), what)
+            if isinstance(leg, Failure):
+                return leg
+            path.extend(leg[1:])
+        path = np.array(path)
+        if len(path) == 2:
+            return self._execute(ptp(path[0], path[1], vmax, amax, drv.period))
+        if blend:
+            traj = retime_path(path, vmax, amax, drv.period, blend=True)
+            if self.ctx.scene is None or curve_free(traj.q, lambda q: self.ctx.collision(q) is None,
+                                                    motion_step(self.ctx.occupancy.levers())):
+                return self._execute(traj)
+        return self._execute(retime_path(path, vmax, amax, drv.period))
+
+    def _clear_path(self, q0: np.ndarray, q1: np.ndarray, what: str) -> np.ndarray | Failure:
+        """Joint waypoints from q0 to q1 that keep clear of the cell (PLAN_TIERS): first with a wide berth checked
+        coarsely, then, if the ends or a narrow passage need it, at the fine 1 cm resolution. Without a scene,
+        or when an end already touches something (a fault the twin will report), the straight path."""
+        ctx = self.ctx
+        straight = np.array([q0, q1])
+        if ctx.scene is None or np.allclose(q0, q1, atol=1e-12):
+            return straight
+        lim, levers, reason = ctx.arm.limits, ctx.occupancy.levers(), ""
+        for clearance, thin in PLAN_TIERS:
+            valid = lambda q, m=clearance + thin / 2: ctx.collision(q, m) is None
+            if not valid(q0) or not valid(q1):
+                continue
+            if segment_free(q0, q1, valid, motion_step(levers, thin)):
+                return straight
+            res = plan_path(q0, q1, valid, lim.lower, lim.upper, levers, seed=int(ctx.rng.integers(1, 2**31)),
+                            timeout=PLAN_TIMEOUT, thin=thin)
+            if res.success:
+                return res.path
+            reason = res.reason
+        if not reason:
+            return straight
+        return Failure("collision", f"{what}: the straight joint path collides and {reason}")
+
+    def joint_targets(self, targets: list[MoveTarget], what: str, q_from: np.ndarray) -> list[np.ndarray] | Failure:
+        """Joint angles for each target in turn, each pose solved from the one before (no flips between them)."""
+        q, out, lim = q_from, [], self.ctx.arm.limits
+        for i, target in enumerate(targets):
+            name = what if len(targets) == 1 else f"{what} {i + 1}"
+            if target.kind == "pose":
+                res = self.solve(target.T_world_tcp, q, name)
+                if isinstance(res, Failure):
+                    return res
+                q = res
+            else:
+                q = np.asarray(target.q, float)
+                outside = np.flatnonzero((q < lim.lower) | (q > lim.upper))
+                if outside.size:
+                    j = int(outside[0])
+                    return Failure("joint_limits", f"{name} puts joint {j + 1} at {np.degrees(q[j]):.1f} deg, outside "
+                                                   f"[{np.degrees(lim.lower[j]):.1f}, {np.degrees(lim.upper[j]):.1f}] deg")
+            out.append(q)
+        return out
+
+    def solve(self, T_world_tcp: SE3, q_from: np.ndarray, what: str) -> np.ndarray | Failure:
+        """The joint solution nearest q_from that puts the TCP at T_world_tcp clear of the cell (with a scene,
+        solutions that would touch anything are passed over; if all do, the nearest, and the twin will judge)."""
+        ctx = self.ctx
+        res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng, collision=ctx.collision if ctx.scene is not None else None)
+        if not res.success and res.reason.startswith("collision"):
+            res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng)
         if not res.success:
             x, y, z = T_world_tcp.t
             return Failure("reach", f"{what} at ({x:.3f}, {y:.3f}, {z:.3f}) m: {res.reason}")
-        return self.move_ptp(res.q, speed_scale)
+        return res.q
+
+    def move_ptp_to_pose(self, T_world_tcp: SE3, what: str, speed_scale: float = 1.0):
+        q = self.solve(T_world_tcp, self.ctx.robot.state().q, what)
+        return q if isinstance(q, Failure) else self.move_ptp(q, speed_scale, what)
 
     def move_lin(self, T_world_tcp: SE3, speed: float, what: str):
         try:
             traj = lin(self.ctx.arm, self.ctx.robot.state().q, T_world_tcp, speed, self.ctx.robot.period, self.ctx.rng)
         except PlanningError as exc:
-            return Failure("reach", f"{what}: {exc}")
+            return Failure(exc.check, f"{what}: {exc}")
         return self._execute(traj)
 
     def tcp(self) -> SE3:

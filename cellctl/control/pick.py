@@ -55,8 +55,7 @@ class PickMachine(TaskMachine):
 
     def _begin_close(self):
         # from the moment the jaws close, the part counts as the robot's for the zone interlocks
-        if self.ctx.occupancy is not None and self.part in self.ctx.parts.urdfs:
-            self.ctx.occupancy.hold_part(self.ctx.parts.urdfs[self.part], self.T_part_grasp.inv())
+        self.ctx.take(self.part, self.T_part_grasp.inv())
         return self.ctx.gripper.close()
 
     def _begin_verify_grasp(self):
@@ -77,8 +76,7 @@ class PickMachine(TaskMachine):
         return False
 
     def _begin_regrasp(self):
-        if self.ctx.occupancy is not None:
-            self.ctx.occupancy.release_part()
+        self.ctx.let_go()
         motion = self.move_lin(self._grasp() * SE3.Tz(-self.approach), self.lin_speed, f"back up from '{self.part}' to grasp again")
         return self.together(motion, self.ctx.gripper.open())
 

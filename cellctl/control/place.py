@@ -29,8 +29,9 @@ class PlaceMachine(TaskMachine):
     KIND = "place"
 
     def __init__(self, task_id, ctx, on_event, part: str, T_world_target: SE3, T_part_grasp: SE3, approach: float,
-                 lin_speed: float, speed_scale: float = 1.0):
+                 lin_speed: float, speed_scale: float = 1.0, via: list | None = None, blend: bool = False):
         self.part, self.T_world_target, self.T_part_grasp = part, T_world_target, T_part_grasp
+        self.via, self.blend = list(via or []), blend
         self.approach, self.lin_speed, self.speed_scale = approach, lin_speed, speed_scale
         super().__init__(task_id, ctx, on_event)
 
@@ -38,7 +39,15 @@ class PlaceMachine(TaskMachine):
         return SE3.Tz(RELEASE_CLEARANCE) * self.T_world_target * self.T_part_grasp
 
     def _begin_transfer(self):
-        return self.move_ptp_to_pose(self._place() * SE3.Tz(-self.approach), f"pre-place pose for '{self.part}'", self.speed_scale)
+        """Through the transfer waypoints (if the program gives any) to above the target."""
+        qs = self.joint_targets(self.via, "transfer waypoint", self.ctx.robot.state().q)
+        if isinstance(qs, Failure):
+            return qs
+        what = f"pre-place pose for '{self.part}'"
+        q = self.solve(self._place() * SE3.Tz(-self.approach), qs[-1] if qs else self.ctx.robot.state().q, what)
+        if isinstance(q, Failure):
+            return q
+        return self.move_ptp_via(qs + [q], self.speed_scale, self.blend, f"transfer of '{self.part}'")
 
     def _begin_lower(self):
         return self.move_lin(self._place(), self.lin_speed, f"place pose of '{self.part}'")
@@ -54,8 +63,7 @@ class PlaceMachine(TaskMachine):
         if self.ctx.gripper.state().holding:
             return Failure("placement", f"the gripper still holds '{self.part}' after opening")
         self.ctx.parts.poses[self.part] = self.T_world_target
-        if self.ctx.occupancy is not None:
-            self.ctx.occupancy.release_part()
+        self.ctx.let_go()
         return None
 
     def _begin_retreat(self):

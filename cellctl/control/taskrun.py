@@ -28,7 +28,7 @@ class TaskRun:
         t, ctx, ev = self.task, self.ctx, self.on_event
         cell = self.program.cell if self.program is not None else None  # a move needs no cell
         if t.kind == "move":
-            return [lambda: MoveMachine(t.id, ctx, ev, t.move, t.speed_scale)]
+            return [lambda: MoveMachine(t.id, ctx, ev, t.move, t.speed_scale, t.motion, t.blend, t.lin_speed)]
         if t.kind == "weld":
             return [lambda: WeldMachine.for_task(t, ctx, ev, cell)]
         if t.kind == "fasten":
@@ -42,7 +42,7 @@ class TaskRun:
                 T_owner = cell.fixtures[owner].T_world_fixture if owner in cell.fixtures else ctx.parts.poses[owner]
                 owners = cell.fixtures if owner in cell.fixtures else cell.parts
                 target = T_owner * owners[owner].features[feature].T_owner_feature
-                return PlaceMachine(t.id, ctx, ev, t.part, target, grasp, t.approach, t.lin_speed, t.speed_scale)
+                return PlaceMachine(t.id, ctx, ev, t.part, target, grasp, t.approach, t.lin_speed, t.speed_scale, t.via, t.blend)
 
             stages.append(place)
         return stages

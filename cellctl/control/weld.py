@@ -98,10 +98,10 @@ class WeldMachine(TaskMachine):
             touch = lin(self.ctx.arm, q, frames[0], self.lin_speed, self.ctx.robot.period, self.ctx.rng)
             legs, q_end = [], touch.end
             for T in frames[1:]:
-                legs.append(lin(self.ctx.arm, q_end, T, self.speed, self.ctx.robot.period, self.ctx.rng))
+                legs.append(lin(self.ctx.arm, q_end, T, self.speed, self.ctx.robot.period, self.ctx.rng, slowdown=False))
                 q_end = legs[-1].end
         except PlanningError as exc:
-            return Failure("reach", f"seam {self.seam}: {exc}")
+            return Failure(exc.check, f"seam {self.seam}: {exc}")
         self._traverse = concat(legs)
         return self._execute(touch, also=self._traverse.q)
 

@@ -165,6 +165,27 @@ class Occupancy:
     def release_part(self) -> None:
         self.held = None
 
+    def levers(self) -> np.ndarray:
+        """For each joint, a bound (m) on how far any point beyond it (links, tool, held part) lies from its axis:
+        the lengths of the links after it plus the largest extent of any one link's, the tool's or the part's
+        geometry about its own frame (triangle inequality). The planner turns it into its motion-check step."""
+        extent = max((float(np.max(np.linalg.norm(c, axis=1) + r)) for _, c, r in self._links if len(r)), default=0.0)
+        beyond = [self._tool]
+        if self.held is not None:
+            T_ft = self.arm.T_flange_tcp.A
+            c, r = self.held
+            beyond.append((c @ T_ft[:3, :3].T + T_ft[:3, 3], r))
+        for c, r in beyond:
+            if len(r):
+                extent = max(extent, float(np.max(np.linalg.norm(c, axis=1) + r)))
+        out, after = np.zeros(self.arm.n), 0.0
+        for e in reversed(list(self._flange_ets)):
+            if e.isjoint:
+                out[e.jindex] = after + extent
+            else:
+                after += float(np.linalg.norm(e.A()[:3, 3]))
+        return out
+
     def _fk(self, ets, Q: np.ndarray) -> np.ndarray:
         T = np.broadcast_to(self.arm.T_world_base.A, (len(Q), 4, 4)).copy()
         for e in ets:

@@ -29,6 +29,13 @@ def number(node: YDict, key: str, what: str, *, positive: bool = False) -> float
     return float(value)
 
 
+def boolean(node: YDict, key: str, what: str) -> bool:
+    value = node[key]
+    if not isinstance(value, bool):
+        raise node.error(key, f"'{key}' of {what} must be true or false, not {value!r}")
+    return value
+
+
 def vector(node: YDict, key: str, what: str, n: int | None = 3) -> np.ndarray:
     value = node[key]
     if not isinstance(value, YList) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):

@@ -40,7 +40,10 @@ class Task:
     part: str | None = None
     grasp: str = "grasp"
     place: tuple[str, str] | None = None  # (fixture or part, feature)
-    move: MoveTarget | None = None
+    move: list[MoveTarget] = field(default_factory=list)  # a move task's targets, in order
+    motion: str = "ptp"  # a move task's motion: "ptp" (joint), "lin" (straight lines), "circ" (arc via, to)
+    via: list[MoveTarget] = field(default_factory=list)  # pick_place: transfer waypoints between lift and place
+    blend: bool = False  # fly by interior PTP waypoints (move targets, transfer vias) instead of stopping
     approach: float = 0.10  # m, along the tool axis before grasp and place
     lin_speed: float = 0.20  # m/s, for approach, lower, lift and retreat
     speed_scale: float = 1.0  # fraction of the arm's joint velocity limits for free (PTP) moves
@@ -68,7 +71,8 @@ class Program:
 
 
 TASK_KEYS = ("id", "robot", "after", "pick", "place", "grasp", "move", "weld", "speed_mm_s", "work_angle_deg",
-             "travel_angle_deg", "fasten", "torque_nm", "angle_window_deg", "approach_mm", "lin_speed_mm_s", "speed_pct")
+             "travel_angle_deg", "fasten", "torque_nm", "angle_window_deg", "approach_mm", "lin_speed_mm_s", "speed_pct",
+             "motion", "via", "blend")
 ACTIONS = ("pick", "move", "weld", "fasten")
 ACTION_OF = {"speed_mm_s": "weld", "work_angle_deg": "weld", "travel_angle_deg": "weld",
              "torque_nm": "fasten", "angle_window_deg": "fasten"}  # keys that only one kind of task takes
@@ -78,8 +82,21 @@ def _known(names, what: str) -> str:
     return f"{what}: {', '.join(names)}" if names else f"no {what} are defined"
 
 
-def _move_target(entry: YDict, cell: Cell, robot: str, what: str) -> MoveTarget:
-    value = entry["move"]
+MOTIONS = ("ptp", "lin", "circ")
+
+
+def _targets(entry: YDict, key: str, cell: Cell, robot: str, what: str) -> list[MoveTarget]:
+    """One target or a list of them (waypoints in order)."""
+    value = entry[key]
+    if isinstance(value, YList):
+        if not value:
+            raise entry.error(key, f"'{key}' of {what} is an empty list; give at least one target")
+        return [_move_target(value, i, cell, robot, what, key) for i in range(len(value))]
+    return [_move_target(entry, key, cell, robot, what, key)]
+
+
+def _move_target(holder, key, cell: Cell, robot: str, what: str, name: str = "move") -> MoveTarget:
+    value = holder[key]
     if value == "home":
         return MoveTarget("home", q=cell.robots[robot].home)
     if isinstance(value, YDict) and "joints_deg" in value:
@@ -88,7 +105,24 @@ def _move_target(entry: YDict, cell: Cell, robot: str, what: str) -> MoveTarget:
         return MoveTarget("joints", q=q)
     if isinstance(value, YDict):
         return MoveTarget("pose", T_world_tcp=fields.pose(value, f"move target of {what}"))
-    raise entry.error("move", f"'move' of {what} must be home, {{joints_deg: [...]}} or a TCP pose {{xyz: [...], rpy_deg: [...]}}")
+    raise holder.error(key, f"a target in '{name}' of {what} must be home, {{joints_deg: [...]}} or a TCP pose "
+                            f"{{xyz: [...], rpy_deg: [...]}}")
+
+
+def _motion(entry: YDict, task: Task, what: str) -> None:
+    """A move task's motion kind and blending, checked against its targets."""
+    if "motion" in entry:
+        task.motion = entry["motion"]
+        if task.motion not in MOTIONS:
+            raise entry.error("motion", f"'motion' of {what} must be one of {', '.join(MOTIONS)}, not '{task.motion}'")
+    if task.motion in ("lin", "circ") and any(t.kind != "pose" for t in task.move):
+        raise entry.error("move", f"{what} moves {task.motion.upper()}, so its targets must be TCP poses {{xyz: [...], rpy_deg: [...]}}")
+    if task.motion == "circ" and len(task.move) != 2:
+        raise entry.error("move", f"{what} moves CIRC, so 'move' must be [via, to]: a pose the arc passes through and its end pose")
+    if "blend" in entry:
+        task.blend = fields.boolean(entry, "blend", what)
+        if task.blend and task.motion != "ptp":
+            raise entry.error("blend", f"'blend' of {what} flies by PTP waypoints; remove it from a {task.motion.upper()} move")
 
 
 def _feature_ref(value, cell: Cell, what: str, key: str, like: str, error) -> tuple[str, str]:
@@ -226,7 +260,18 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
     elif "fasten" in entry:
         _fasten(entry, cell, task, what)
     else:
-        task.move = _move_target(entry, cell, robot, what)
+        task.move = _targets(entry, "move", cell, robot, what)
+        _motion(entry, task, what)
+    if task.kind != "move" and "motion" in entry:
+        raise entry.error("motion", f"'motion' of {what} is for move tasks; this task does '{kinds[0]}'")
+    if "via" in entry:
+        if task.kind != "pick_place":
+            raise entry.error("via", f"'via' of {what} lists transfer waypoints between a pick and its place; this task has no place")
+        task.via = _targets(entry, "via", cell, robot, what)
+    if "blend" in entry and task.kind != "move":
+        if not task.via:
+            raise entry.error("blend", f"'blend' of {what} flies by the transfer's 'via' waypoints; give them, or remove 'blend'")
+        task.blend = fields.boolean(entry, "blend", what)
     return task
 
 

@@ -1,59 +1,211 @@
-"""LIN moves: the TCP on a straight line at a programmed speed, orientation slerped, solved by IK densely."""
+"""Cartesian moves: LIN (a straight line) and CIRC (a circular arc through a via point) at a programmed TCP
+speed, orientation slerped, solved by IK at knots fine enough that the TCP stays within 0.1 mm of the ideal
+path, then timed along the path under the joints' speed and acceleration limits."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
+from scipy.interpolate import CubicSpline
+from scipy.spatial.transform import Rotation, Slerp
 from spatialmath import SE3
 
 from cellctl.errors import PlanningError
 from cellctl.kinematics.arm import Arm
-from cellctl.motion.ptp import ruckig_profile, sample_profile
+from cellctl.motion.ptp import ruckig_profile
 from cellctl.motion.trajectory import JointTrajectory
 
-ROT_SPEED = 1.0  # rad/s: the TCP's turning speed on a LIN, beside its linear speed
-LIN_ACCEL = 1.0  # m/s^2
-MAX_JOINT_STEP = 0.05  # rad per sample: a bigger jump means a flip or a singularity
+ROT_SPEED = 1.0  # rad/s: the TCP's turning speed on a Cartesian move, beside its linear speed
+LIN_ACCEL = 1.0  # m/s^2 along the path
+PATH_TOL = 1e-4  # m: the TCP stays this close to the ideal path at every commanded sample
+ANGLE_TOL = np.radians(0.05)  # rad: and its orientation this close to the ideal one
+KNOT_STEP = 0.01  # m between IK knots before refinement
+KNOT_TURN = np.radians(2.0)  # rad between IK knots before refinement
+FLIP = 0.35  # rad: a joint turning this much while the TCP moves one knot step is a flip or a singularity
+MIN_SCALE = 0.05  # a move that must slow below this fraction of its programmed speed is at a singularity
+MAX_REFINE = 12  # knot halvings before a segment is declared impossible
+
+PoseAt = Callable[[np.ndarray], np.ndarray]  # path fraction s (k,) -> world TCP poses (k, 4, 4)
 
 
-def lin(arm: Arm, q0: np.ndarray, T_goal: SE3, speed: float, dt: float,
-        rng: np.random.Generator | None = None) -> JointTrajectory:
-    """A straight-line TCP move from fk(q0) to T_goal, slowed down where joint speed limits demand it.
+def lin(arm: Arm, q0: np.ndarray, T_goal: SE3, speed: float, dt: float, rng: np.random.Generator | None = None,
+        slowdown: bool = True) -> JointTrajectory:
+    """A straight-line TCP move from fk(q0) to T_goal at `speed` m/s.
 
-    Raises PlanningError naming the reason (reach, joint limits, singularity) when no such move exists.
+    With slowdown the whole move runs slower where joint speed limits demand it; without (a weld traverse, whose
+    speed is the process) it fails and says what speed the arm could do. Raises PlanningError naming the reason
+    (reach, joint limits, singularity, speed).
     """
     q0 = np.asarray(q0, float)
-    T0 = arm.fk(q0)
-    length = float(np.linalg.norm(T_goal.t - T0.t))
-    angle = float(np.linalg.norm((T0.inv() * T_goal).angvec()[0]))
-    if length < 1e-6 and angle < 1e-6:
+    A0, A1 = arm.fk(q0).A, SE3(T_goal).A
+    length = float(np.linalg.norm(A1[:3, 3] - A0[:3, 3]))
+
+    def positions(s: np.ndarray) -> np.ndarray:
+        return A0[:3, 3] + s[:, None] * (A1[:3, 3] - A0[:3, 3])
+
+    return _cartesian(arm, q0, A0, A1, positions, length, speed, dt, rng, slowdown, "LIN")
+
+
+def circ(arm: Arm, q0: np.ndarray, T_via: SE3, T_goal: SE3, speed: float, dt: float,
+         rng: np.random.Generator | None = None, slowdown: bool = True) -> JointTrajectory:
+    """A circular TCP move from fk(q0) through the position of T_via to T_goal at `speed` m/s; the orientation
+    turns from the start's to the goal's (the via point fixes the circle, not the orientation)."""
+    q0 = np.asarray(q0, float)
+    A0, A1 = arm.fk(q0).A, SE3(T_goal).A
+    p0, p1, p2 = A0[:3, 3], SE3(T_via).t, A1[:3, 3]
+    centre, radius, u, v, sweep = _circle(p0, p1, p2)
+
+    def positions(s: np.ndarray) -> np.ndarray:
+        a = s * sweep
+        return centre + radius * (np.cos(a)[:, None] * u + np.sin(a)[:, None] * v)
+
+    return _cartesian(arm, q0, A0, A1, positions, radius * sweep, speed, dt, rng, slowdown, "CIRC")
+
+
+def _circle(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, float]:
+    """The circle through three points: centre, radius, in-plane axes u (towards p0) and v, and the angle swept
+    from p0 through p1 to p2."""
+    a, b = p1 - p0, p2 - p0
+    n = np.cross(a, b)
+    nn = float(n @ n)
+    if nn < 1e-12 * max(float(a @ a) * float(b @ b), 1e-12):
+        raise PlanningError("CIRC needs three points not on one line: the via point lies on the line from start to goal; use LIN")
+    centre = p0 + (np.cross(n, a) * float(b @ b) + np.cross(b, n) * float(a @ a)) / (2 * nn)
+    radius = float(np.linalg.norm(p0 - centre))
+    u = (p0 - centre) / radius
+    v = np.cross(n / np.sqrt(nn), u)
+
+    def angle(p: np.ndarray) -> float:
+        d = p - centre
+        return float(np.arctan2(d @ v, d @ u)) % (2 * np.pi)
+
+    return centre, radius, u, v, angle(p2) if angle(p1) <= angle(p2) else angle(p2) - 2 * np.pi
+
+
+def _cartesian(arm: Arm, q0: np.ndarray, A0: np.ndarray, A1: np.ndarray, positions: Callable[[np.ndarray], np.ndarray],
+               length: float, speed: float, dt: float, rng: np.random.Generator | None, slowdown: bool,
+               what: str) -> JointTrajectory:
+    turn = float(np.linalg.norm(Rotation.from_matrix(A0[:3, :3].T @ A1[:3, :3]).as_rotvec()))
+    if length < 1e-6 and turn < 1e-6:
         return JointTrajectory.hold(q0)
-    scale = 1.0
-    for _ in range(4):
-        # the path parameter s goes 0..1; its limits follow from the TCP's linear and angular limits
-        vmax = scale * min(speed / length if length > 1e-6 else np.inf, ROT_SPEED / angle if angle > 1e-6 else np.inf)
-        amax = scale * min(LIN_ACCEL / length if length > 1e-6 else np.inf, 2 * ROT_SPEED / angle if angle > 1e-6 else np.inf)
-        t, s, _, _ = sample_profile(ruckig_profile(np.zeros(1), np.ones(1), [vmax], [amax]), dt)
-        s = np.clip(s[:, 0], 0.0, 1.0)
-        q = np.empty((len(s), arm.n))
-        prev = q0
-        for i, si in enumerate(s):
-            T = T0.interp(T_goal, float(si)) if i < len(s) - 1 else T_goal
-            res = arm.ik(T, prev, rng=rng, restarts=0)
-            if not res.success:
-                res = arm.ik(T, prev, rng=rng)
-            if not res.success:
-                raise PlanningError(f"LIN stops {si * length * 1000:.0f} mm along the line: {res.reason}")
-            if np.max(np.abs(res.q - prev)) > MAX_JOINT_STEP:
-                if arm.reach_margin(T) < 0.05:
-                    raise PlanningError(f"LIN runs out of reach {si * length * 1000:.0f} mm along the line: the arm is "
-                                        f"stretched out ({arm.reach_margin(T) * 1000:.0f} mm from the edge of its reach)")
-                raise PlanningError(f"LIN passes a singularity or needs a configuration flip "
-                                    f"{si * length * 1000:.0f} mm along the line; move the target or use a PTP move")
-            q[i] = prev = res.q
-        qd = np.gradient(q, t, axis=0) if len(t) > 1 else np.zeros_like(q)
-        ratio = float(np.max(np.abs(qd) / arm.limits.velocity))
-        if ratio <= 1.0:
-            qd[0] = qd[-1] = 0.0
-            return JointTrajectory(t, q, qd, np.gradient(qd, t, axis=0))
-        scale /= ratio * 1.05
-    raise PlanningError(f"LIN cannot keep the joints under their speed limits even at {scale:.0%} of the programmed speed")
+    slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([A0[:3, :3], A1[:3, :3]])))
+
+    def pose_at(s: np.ndarray) -> np.ndarray:
+        out = np.tile(np.eye(4), (len(s), 1, 1))
+        out[:, :3, :3] = slerp(np.clip(s, 0.0, 1.0)).as_matrix()
+        out[:, :3, 3] = positions(s)
+        return out
+
+    knots, qs = _solve_knots(arm, q0, pose_at, length, turn, rng, what)
+    spline = CubicSpline(knots, qs, bc_type="clamped" if len(knots) > 2 else "not-a-knot")
+    rate = min(speed / length if length > 1e-6 else np.inf, ROT_SPEED / turn if turn > 1e-6 else np.inf)  # ds/dt
+    accel = min(LIN_ACCEL / length if length > 1e-6 else np.inf, 2 * ROT_SPEED / turn if turn > 1e-6 else np.inf)
+    # the joints' speed limits along the path bound ds/dt: |dq_j/ds| * ds/dt <= v_j
+    s_fine = np.linspace(0.0, 1.0, max(200, 4 * len(knots)))
+    dq_ds = np.abs(spline(s_fine, 1))
+    need = np.max(dq_ds / arm.limits.velocity, axis=1)  # (1/s per unit ds/dt) at each s
+    worst = int(np.argmax(need))
+    limit_rate = 1.0 / need[worst] if need[worst] > 0 else np.inf
+    if limit_rate < rate:
+        j = int(np.argmax(dq_ds[worst] / arm.limits.velocity))
+        at = f"{s_fine[worst] * length * 1000:.0f} mm along the {what}"
+        can = limit_rate * length * 1000 if length > 1e-6 else limit_rate * turn
+        if not slowdown:
+            raise PlanningError(
+                f"{what} too fast for the arm: at {speed * 1000:.0f} mm/s joint {j + 1} ({arm.joint_names[j]}) would turn "
+                f"{np.degrees(dq_ds[worst, j] * rate):.0f} deg/s {at}, above its limit of "
+                f"{np.degrees(arm.limits.velocity[j]):.0f} deg/s; this path allows at most {can:.1f} mm/s", check="velocity_limits")
+        if limit_rate < MIN_SCALE * rate:
+            raise PlanningError(f"{what} passes a singularity {at}: joint {j + 1} ({arm.joint_names[j]}) would have to turn "
+                                f"{np.degrees(dq_ds[worst, j] * rate):.0f} deg/s at the programmed speed; move the target "
+                                f"or use a PTP move", check="reach")
+        rate = 0.98 * limit_rate
+    for _ in range(6):
+        traj, s = _timed(spline, rate, accel, dt)
+        over = float(np.max(np.abs(traj.qdd) / arm.max_accel))
+        if over <= 1.0:
+            break
+        accel /= over * 1.05  # speeding up and slowing down more gently keeps the path and the cruise speed
+    _verify(arm, traj.q, pose_at, s, what, length)
+    return traj
+
+
+def _solve_knots(arm: Arm, q0: np.ndarray, pose_at: PoseAt, length: float, turn: float,
+                 rng: np.random.Generator | None, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """IK along the path, each knot seeded from the one before (no flips), halving any knot interval whose joint
+    interpolation leaves the path by more than PATH_TOL / ANGLE_TOL."""
+    n0 = int(max(2, np.ceil(length / KNOT_STEP), np.ceil(turn / KNOT_TURN))) + 1
+    s = np.linspace(0.0, 1.0, n0)
+    targets = pose_at(s)
+    Tbw, Ttf = arm._T_base_world.A, arm._T_tcp_flange.A
+    qs = [q0]
+    for i in range(1, n0):
+        qs.append(_knot(arm, Tbw @ targets[i] @ Ttf, qs[-1], s[i], length, rng, what))
+    knots, q = list(s), qs
+    for _ in range(MAX_REFINE):
+        k = np.array(knots)
+        probes = (k[:-1, None] + np.array([0.25, 0.5, 0.75]) * np.diff(k)[:, None]).ravel()
+        spline = CubicSpline(k, np.array(q), bc_type="clamped" if len(k) > 2 else "not-a-knot")
+        bad = _off_path(arm, spline(probes), pose_at(probes), 0.5).reshape(-1, 3).any(axis=1)
+        if not bad.any():
+            return k, np.array(q)
+        new_k, new_q = [knots[0]], [q[0]]
+        for i in range(len(bad)):
+            if bad[i]:
+                m = (knots[i] + knots[i + 1]) / 2
+                new_k.append(m)
+                new_q.append(_knot(arm, Tbw @ pose_at(np.array([m]))[0] @ Ttf, new_q[-1], m, length, rng, what))
+            new_k.append(knots[i + 1])
+            new_q.append(q[i + 1])
+        knots, q = new_k, new_q
+    raise PlanningError(f"{what} cannot follow its path within {PATH_TOL * 1000:.1f} mm: the arm is at a singularity "
+                        f"on the way; move the target or use a PTP move", check="reach")
+
+
+def _knot(arm: Arm, T_base_flange: np.ndarray, prev: np.ndarray, s: float, length: float,
+          rng: np.random.Generator | None, what: str) -> np.ndarray:
+    at = f"{s * length * 1000:.0f} mm along the {what}"
+    res = arm.ik_base(T_base_flange, prev, rng=rng, restarts=0)
+    if not res.success:
+        res = arm.ik_base(T_base_flange, prev, rng=rng)
+    if not res.success:
+        raise PlanningError(f"{what} stops {at}: {res.reason}", check="reach")
+    if np.max(np.abs(res.q - prev)) > FLIP:
+        margin = arm.reach - float(np.linalg.norm(T_base_flange[:3, 3] - arm.p_shoulder))
+        if margin < 0.05:
+            raise PlanningError(f"{what} runs out of reach {at}: the arm is stretched out ({margin * 1000:.0f} mm from the "
+                                f"edge of its reach)", check="reach")
+        raise PlanningError(f"{what} passes a singularity or needs a configuration flip {at}; move the target or use a "
+                            f"PTP move", check="reach")
+    return res.q
+
+
+def _off_path(arm: Arm, q: np.ndarray, ideal: np.ndarray, share: float = 1.0) -> np.ndarray:
+    """For each joint configuration, whether its TCP is off the ideal pose by more than `share` of the tolerances."""
+    actual = np.array([arm.fk_matrix(qi) for qi in q])
+    dp = np.linalg.norm(actual[:, :3, 3] - ideal[:, :3, 3], axis=1)
+    cos = (np.einsum("kij,kij->k", actual[:, :3, :3], ideal[:, :3, :3]) - 1) / 2
+    da = np.arccos(np.clip(cos, -1.0, 1.0))
+    return (dp > share * PATH_TOL) | (da > share * ANGLE_TOL)
+
+
+def _timed(spline: CubicSpline, rate: float, accel: float, dt: float) -> tuple[JointTrajectory, np.ndarray]:
+    """The path timed by a jerk-limited ruckig profile of its parameter s (and s at each sample); joint velocity
+    and acceleration by the chain rule: qd = q' s_dot, qdd = q'' s_dot^2 + q' s_ddot."""
+    prof = ruckig_profile(np.zeros(1), np.ones(1), [rate], [accel])
+    t = np.append(np.arange(0.0, prof.duration, dt), prof.duration)
+    rows = np.array([[r[0][0], r[1][0], r[2][0]] for r in (prof.at_time(float(ti)) for ti in t)])
+    rows[-1] = [1.0, 0.0, 0.0]
+    s, sd, sdd = np.clip(rows[:, 0], 0.0, 1.0), rows[:, 1], rows[:, 2]
+    q1, q2 = spline(s, 1), spline(s, 2)
+    q = spline(s)
+    return JointTrajectory(t, q, q1 * sd[:, None], q2 * sd[:, None] ** 2 + q1 * sdd[:, None]), s
+
+
+def _verify(arm: Arm, q: np.ndarray, pose_at: PoseAt, s: np.ndarray, what: str, length: float) -> None:
+    """Every commanded sample within tolerance of the ideal path (the knots guarantee it; this proves it)."""
+    bad = np.flatnonzero(_off_path(arm, q, pose_at(s)))
+    if bad.size:
+        raise PlanningError(f"{what} leaves its path by more than {PATH_TOL * 1000:.1f} mm at "
+                            f"{s[bad[0]] * length * 1000:.0f} mm along; the arm is near a singularity there", check="reach")

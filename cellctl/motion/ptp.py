@@ -42,10 +42,22 @@ def sample_profile(traj: Trajectory, dt: float) -> tuple[np.ndarray, np.ndarray,
 
 
 def ptp(q0: np.ndarray, q1: np.ndarray, vmax: np.ndarray, amax: np.ndarray, dt: float) -> JointTrajectory:
-    """Point-to-point joint move from rest to rest, as fast as the limits allow, sampled every dt."""
+    """Point-to-point joint move from rest to rest along the straight joint-space line, as fast as the limits
+    allow, sampled every dt. One jerk-limited ruckig profile of the distance along the line drives every joint
+    in proportion (phase synchronisation), so the arm stays on the segment a planner checked; ruckig's
+    per-joint time synchronisation would bend off it by up to 0.2 rad."""
     q0, q1 = np.asarray(q0, float), np.asarray(q1, float)
-    if np.allclose(q0, q1, atol=1e-12):
+    d = q1 - q0
+    length = float(np.linalg.norm(d))
+    if length < 1e-12:
         return JointTrajectory.hold(q1)
-    t, q, qd, qdd = sample_profile(ruckig_profile(q0, q1, vmax, amax), dt)
+    u = d / length
+    au = np.abs(u)
+    nz = au > 1e-12
+    v_s = float(np.min(np.asarray(vmax, float)[nz] / au[nz]))  # the path speed at which the first joint hits its limit
+    a_s = float(np.min(np.asarray(amax, float)[nz] / au[nz]))
+    t, s, sd, sdd = sample_profile(ruckig_profile(np.zeros(1), np.array([length]), [v_s], [a_s]), dt)
+    s[-1], sd[-1], sdd[-1] = length, 0.0, 0.0
+    q = q0 + s * u
     q[-1] = q1
-    return JointTrajectory(t, q, qd, qdd)
+    return JointTrajectory(t, q, sd * u, sdd * u)

@@ -23,7 +23,12 @@ def se3_from_pb(pos, quat_xyzw) -> SE3:
 
 
 def pb_from_se3(T: SE3) -> tuple[list[float], list[float]]:
-    R = T.R
+    return pb_from_matrix(T.A)
+
+
+def pb_from_matrix(A: np.ndarray) -> tuple[list[float], list[float]]:
+    """PyBullet's position and (x, y, z, w) quaternion of a 4x4 homogeneous matrix."""
+    R = A[:3, :3]
     # Shepperd's method: robust for every rotation
     tr = R[0, 0] + R[1, 1] + R[2, 2]
     if tr > 0:
@@ -38,4 +43,4 @@ def pb_from_se3(T: SE3) -> tuple[list[float], list[float]]:
     else:
         s = 2.0 * np.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
         w, x, y, z = (R[1, 0] - R[0, 1]) / s, (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s
-    return list(map(float, T.t)), [float(x), float(y), float(z), float(w)]
+    return list(map(float, A[:3, 3])), [float(x), float(y), float(z), float(w)]
