@@ -15,36 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cellctl.control.machine import PLAN_TIERS, PLAN_TIMEOUT
 from cellctl.kinematics.occupancy import Occupancy
 from cellctl.model.cell import load_cell
-from cellctl.motion.plan import motion_step, plan_path, segment_free
+from cellctl.motion.plan import PLAN_TIERS, clear_path
 from cellctl.twin.scene import PlanningScene
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = ["sim/pick_place_cell.yaml", "sim/weld_station_cell.yaml", "tests/good/cells/screen_cell.yaml"]
-
-
-def query(q0, q1, scene, robot, parts, occ, arm, seed) -> dict:
-    """One PTP query as TaskMachine._clear_path makes it; returns what happened and how long it took."""
-    levers, lim = occ.levers(), arm.limits
-    t0 = time.perf_counter()
-    out = {"ompl": False, "success": False, "raw": 0.0, "length": 0.0}
-    for clearance, thin in PLAN_TIERS:
-        valid = lambda q, m=clearance + thin / 2: scene.collision(robot, q, parts, None, margin=m) is None
-        if not valid(q0) or not valid(q1):
-            continue
-        if segment_free(q0, q1, valid, motion_step(levers, thin)):
-            d = float(np.linalg.norm(q1 - q0))
-            out.update(success=True, raw=d, length=d)
-            break
-        out["ompl"] = True
-        res = plan_path(q0, q1, valid, lim.lower, lim.upper, levers, seed=seed, timeout=PLAN_TIMEOUT, thin=thin)
-        if res.success:
-            out.update(success=True, raw=res.raw_length, length=res.length)
-            break
-    out["time"] = time.perf_counter() - t0
-    return out
 
 
 def main() -> None:
@@ -72,7 +49,11 @@ def main() -> None:
                     q = rng.uniform(np.maximum(arm.limits.lower, -np.pi), np.minimum(arm.limits.upper, np.pi))
                     if scene.collision(robot, q, parts, None, margin=PLAN_TIERS[0][0] + PLAN_TIERS[0][1] / 2) is None:
                         ends.append(q)
-                cell_rows.append(query(ends[0], ends[1], scene, robot, parts, occ, arm, seed=1 + k))
+                t0 = time.perf_counter()
+                res = clear_path(ends[0], ends[1], lambda q, m: scene.collision(robot, q, parts, None, margin=m),
+                                 arm.limits.lower, arm.limits.upper, occ.levers(), seed=1 + k)
+                cell_rows.append({"time": time.perf_counter() - t0, "success": res.success, "ompl": res.planned,
+                                  "raw": res.raw_length, "length": res.length})
         finally:
             scene.close()
         rows += cell_rows

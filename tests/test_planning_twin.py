@@ -49,7 +49,7 @@ def scene_query():
     occ.hold_part(bracket.urdf, T_part_grasp.inv())
     parts = {"bracket": bracket.T_world_part}
     held = ("bracket", T_part_grasp.inv())
-    valid = lambda q: scene.collision("arm", q, parts, held) is None
+    valid = lambda q: scene.collision("arm", q, parts, held, margin=0.005) is None
     yield arm, occ, valid, q_a, q_b, scene
     scene.close()
 
@@ -78,8 +78,8 @@ def test_the_held_part_is_part_of_the_robot_in_the_scene(scene_query):
     T = SE3.Trans(0.65, 0.0, 0.88) * SE3.Rx(np.pi) * SE3.Rz(np.pi / 2)
     q = arm.ik(T, q_a).q
     parts = {"bracket": bracket.T_world_part}
-    with_part = scene.collision("arm", q, parts, ("bracket", T_part_grasp.inv()))
-    without = scene.collision("arm", q, parts, None)
+    with_part = scene.collision("arm", q, parts, ("bracket", T_part_grasp.inv()), margin=0.005)
+    without = scene.collision("arm", q, parts, None, margin=0.005)
     assert with_part is not None and "bracket" in with_part and "screen" in with_part
     assert without is None
 

@@ -29,7 +29,7 @@ class Scene(Protocol):
     """Collision queries against the cell, for planning (the twin's PlanningScene implements it)."""
 
     def collision(self, robot: str, q: np.ndarray, parts: dict[str, SE3], held: tuple[str, SE3] | None,
-                  carried: set[str], margin: float | None = None) -> str | None:
+                  carried: set[str], margin: float = 0.0) -> str | None:
         """What the robot at q (holding held = (part, T_tcp_part)) would come closer than `margin` (m) to, or
         None when it is clear."""
 
@@ -64,9 +64,9 @@ class RobotContext:
         if self.occupancy is not None:
             self.occupancy.release_part()
 
-    def collision(self, q: np.ndarray, margin: float | None = None) -> str | None:
-        """What this robot at q would come closer than `margin` to in the cell (default: the scene's planning
-        margin; other robots aside: zones keep them apart), or None."""
+    def collision(self, q: np.ndarray, margin: float) -> str | None:
+        """What this robot at q would come closer than `margin` (m) to in the cell (other robots aside: zones
+        keep them apart), or None."""
         carried = {p for p, r in self.parts.carried.items() if r != self.name}
         return self.scene.collision(self.name, q, self.parts.poses, self.held, carried, margin) if self.scene else None
 

@@ -22,7 +22,7 @@ from cellctl.drivers.base import MotionHandle, MotionStatus
 from cellctl.model.program import MoveTarget
 from cellctl.errors import PlanningError
 from cellctl.motion.lin import lin
-from cellctl.motion.plan import curve_free, motion_step, plan_path, segment_free
+from cellctl.motion.plan import FINE_MARGIN, PLAN_TIERS, clear_path, curve_free, motion_step
 from cellctl.motion.ptp import ptp
 from cellctl.motion.retime import retime_path
 from cellctl.motion.trajectory import JointTrajectory
@@ -30,11 +30,6 @@ from cellctl.motion.trajectory import JointTrajectory
 log = logging.getLogger(__name__)
 
 TERMINAL = ("IDLE", "DONE", "FAILED", "INTERRUPTED")
-PLAN_TIMEOUT = 2.0  # s of planning (wall time) before a PTP move around obstacles is declared impossible
-# (clearance guaranteed along the whole motion, m; largest robot-point move between two checked states, m):
-# checked states keep clearance + move/2, so nothing comes closer than the clearance in between. A wide berth
-# checked coarsely first, then the fine tier (1 cm resolution) for ends near obstacles and narrow passages.
-PLAN_TIERS = ((0.010, 0.05), (0.003, 0.01))
 
 
 @dataclass(frozen=True)
@@ -275,34 +270,22 @@ class TaskMachine:
             return self._execute(ptp(path[0], path[1], vmax, amax, drv.period))
         if blend:
             traj = retime_path(path, vmax, amax, drv.period, blend=True)
-            if self.ctx.scene is None or curve_free(traj.q, lambda q: self.ctx.collision(q) is None,
-                                                    motion_step(self.ctx.occupancy.levers())):
+            if self.ctx.scene is None or curve_free(traj.q, lambda q: self.ctx.collision(q, FINE_MARGIN) is None,
+                                                    motion_step(self.ctx.occupancy.levers(), PLAN_TIERS[-1][1])):
                 return self._execute(traj)
         return self._execute(retime_path(path, vmax, amax, drv.period))
 
     def _clear_path(self, q0: np.ndarray, q1: np.ndarray, what: str) -> np.ndarray | Failure:
-        """Joint waypoints from q0 to q1 that keep clear of the cell (PLAN_TIERS): first with a wide berth checked
-        coarsely, then, if the ends or a narrow passage need it, at the fine 1 cm resolution. Without a scene,
-        or when an end already touches something (a fault the twin will report), the straight path."""
+        """Joint waypoints from q0 to q1 that keep clear of the cell (motion.plan.clear_path); without a scene,
+        the straight path (the twin still judges it)."""
         ctx = self.ctx
-        straight = np.array([q0, q1])
         if ctx.scene is None or np.allclose(q0, q1, atol=1e-12):
-            return straight
-        lim, levers, reason = ctx.arm.limits, ctx.occupancy.levers(), ""
-        for clearance, thin in PLAN_TIERS:
-            valid = lambda q, m=clearance + thin / 2: ctx.collision(q, m) is None
-            if not valid(q0) or not valid(q1):
-                continue
-            if segment_free(q0, q1, valid, motion_step(levers, thin)):
-                return straight
-            res = plan_path(q0, q1, valid, lim.lower, lim.upper, levers, seed=int(ctx.rng.integers(1, 2**31)),
-                            timeout=PLAN_TIMEOUT, thin=thin)
-            if res.success:
-                return res.path
-            reason = res.reason
-        if not reason:
-            return straight
-        return Failure("collision", f"{what}: the straight joint path collides and {reason}")
+            return np.array([q0, q1])
+        lim = ctx.arm.limits
+        res = clear_path(q0, q1, ctx.collision, lim.lower, lim.upper, ctx.occupancy.levers(), ctx.rng)
+        if not res.success:
+            return Failure("collision", f"{what}: the straight joint path collides and {res.reason}")
+        return res.path
 
     def joint_targets(self, targets: list[MoveTarget], what: str, q_from: np.ndarray) -> list[np.ndarray] | Failure:
         """Joint angles for each target in turn, each pose solved from the one before (no flips between them)."""
@@ -328,7 +311,8 @@ class TaskMachine:
         """The joint solution nearest q_from that puts the TCP at T_world_tcp clear of the cell (with a scene,
         solutions that would touch anything are passed over; if all do, the nearest, and the twin will judge)."""
         ctx = self.ctx
-        res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng, collision=ctx.collision if ctx.scene is not None else None)
+        clear = (lambda q: ctx.collision(q, FINE_MARGIN)) if ctx.scene is not None else None
+        res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng, collision=clear)
         if not res.success and res.reason.startswith("collision"):
             res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng)
         if not res.success:

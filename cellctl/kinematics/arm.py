@@ -99,6 +99,10 @@ class Arm:
         """World pose of the TCP at joint angles q (rad)."""
         return self.T_world_base * SE3(self.ets.fkine(np.asarray(q, float)).A, check=False) * self.T_flange_tcp
 
+    def base_flange(self, A_world_tcp: np.ndarray) -> np.ndarray:
+        """The flange pose in the base frame (4x4) that puts the TCP at A_world_tcp (4x4)."""
+        return self._T_base_world.A @ A_world_tcp @ self._T_tcp_flange.A
+
     def fk_matrix(self, q: np.ndarray) -> np.ndarray:
         """World pose of the TCP at q as a 4x4 array (the fast path for dense checks)."""
         return self._T_world_base_A @ self.ets.fkine(np.asarray(q, float)).A @ self._T_flange_tcp_A
@@ -117,8 +121,7 @@ class Arm:
         solutions in collision with the cell are rejected. nearest=False takes the first solution found (TRAC-IK's
         speed mode: for throughput, or when the seed means nothing).
         """
-        target = self._T_base_world.A @ np.asarray(SE3(T_world_tcp).A) @ self._T_tcp_flange.A
-        return self.ik_base(target, q_seed, rng, restarts, collision, nearest)
+        return self.ik_base(self.base_flange(SE3(T_world_tcp).A), q_seed, rng, restarts, collision, nearest)
 
     def ik_base(self, T_base_flange: np.ndarray, q_seed: np.ndarray | None = None,
                 rng: np.random.Generator | None = None, restarts: int = RESTARTS,
@@ -126,7 +129,7 @@ class Arm:
         """ik for a flange pose in the base frame, as a 4x4 array (the fast path: no SE3 objects)."""
         lim = self.limits
         seed = np.asarray(q_seed, float) if q_seed is not None else self.mid
-        best, best_d, collided, extra = None, np.inf, "", -1
+        best, best_d, collided, last = None, np.inf, "", restarts
         solve = self.ets.ik_LM
         for attempt in range(restarts + 1):
             if attempt == 1 and rng is None:
@@ -145,10 +148,9 @@ class Arm:
                             best, best_d = q, d
                         if d < NEAR_SEED or not nearest:
                             break  # the seed's own configuration branch: no flip, look no further
-                        extra = ALTERNATIVES if extra < 0 else extra
-            if extra == 0:
+                        last = min(last, attempt + ALTERNATIVES)
+            if attempt >= last:
                 break
-            extra -= 1 if extra > 0 else 0
         if best is not None:
             return IKResult(True, best)
         if collided:
@@ -167,15 +169,14 @@ class Arm:
         ok = (shifted >= self.limits.lower) & (shifted <= self.limits.upper)
         return np.where(ok, shifted, q)
 
-    def reach_margin(self, T_world_tcp: SE3) -> float:
-        """How far (m) the flange would be inside the arm's reach sphere at this TCP pose; negative outside."""
-        T_base_flange = self._T_base_world * SE3(T_world_tcp) * self._T_tcp_flange
-        return self.reach - float(np.linalg.norm(T_base_flange.t - self.p_shoulder))
+    def reach_margin(self, T_base_flange: np.ndarray) -> float:
+        """How far (m) a flange pose (base frame, 4x4) is inside the arm's reach sphere; negative outside."""
+        return self.reach - float(np.linalg.norm(T_base_flange[:3, 3] - self.p_shoulder))
 
     def _why_unreachable(self, T_base_flange: np.ndarray) -> str:
         """Why no solution was found, in words a cell engineer can act on: out of reach, an orientation the
         wrist cannot take there, or joint limits."""
-        d = float(np.linalg.norm(T_base_flange[:3, 3] - self.p_shoulder))
+        d = self.reach - self.reach_margin(T_base_flange)
         if d > self.reach:
             return f"out of reach: the flange would be {d:.3f} m from the shoulder, the arm reaches {self.reach:.3f} m"
         rng = np.random.default_rng(0)

@@ -119,10 +119,7 @@ def _motion(entry: YDict, task: Task, what: str) -> None:
         raise entry.error("move", f"{what} moves {task.motion.upper()}, so its targets must be TCP poses {{xyz: [...], rpy_deg: [...]}}")
     if task.motion == "circ" and len(task.move) != 2:
         raise entry.error("move", f"{what} moves CIRC, so 'move' must be [via, to]: a pose the arc passes through and its end pose")
-    if "blend" in entry:
-        task.blend = fields.boolean(entry, "blend", what)
-        if task.blend and task.motion != "ptp":
-            raise entry.error("blend", f"'blend' of {what} flies by PTP waypoints; remove it from a {task.motion.upper()} move")
+
 
 
 def _feature_ref(value, cell: Cell, what: str, key: str, like: str, error) -> tuple[str, str]:
@@ -268,10 +265,12 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
         if task.kind != "pick_place":
             raise entry.error("via", f"'via' of {what} lists transfer waypoints between a pick and its place; this task has no place")
         task.via = _targets(entry, "via", cell, robot, what)
-    if "blend" in entry and task.kind != "move":
-        if not task.via:
-            raise entry.error("blend", f"'blend' of {what} flies by the transfer's 'via' waypoints; give them, or remove 'blend'")
+    if "blend" in entry:
         task.blend = fields.boolean(entry, "blend", what)
+        if task.kind == "move" and task.blend and task.motion != "ptp":
+            raise entry.error("blend", f"'blend' of {what} flies by PTP waypoints; remove it from a {task.motion.upper()} move")
+        if task.kind != "move" and not task.via:
+            raise entry.error("blend", f"'blend' of {what} flies by the transfer's 'via' waypoints; give them, or remove 'blend'")
     return task
 
 

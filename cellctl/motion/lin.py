@@ -13,7 +13,7 @@ from spatialmath import SE3
 
 from cellctl.errors import PlanningError
 from cellctl.kinematics.arm import Arm
-from cellctl.motion.ptp import ruckig_profile
+from cellctl.motion.ptp import ruckig_profile, sample_profile
 from cellctl.motion.trajectory import JointTrajectory
 
 ROT_SPEED = 1.0  # rad/s: the TCP's turning speed on a Cartesian move, beside its linear speed
@@ -138,10 +138,9 @@ def _solve_knots(arm: Arm, q0: np.ndarray, pose_at: PoseAt, length: float, turn:
     n0 = int(max(2, np.ceil(length / KNOT_STEP), np.ceil(turn / KNOT_TURN))) + 1
     s = np.linspace(0.0, 1.0, n0)
     targets = pose_at(s)
-    Tbw, Ttf = arm._T_base_world.A, arm._T_tcp_flange.A
     qs = [q0]
     for i in range(1, n0):
-        qs.append(_knot(arm, Tbw @ targets[i] @ Ttf, qs[-1], s[i], length, rng, what))
+        qs.append(_knot(arm, arm.base_flange(targets[i]), qs[-1], s[i], length, rng, what))
     knots, q = list(s), qs
     for _ in range(MAX_REFINE):
         k = np.array(knots)
@@ -155,7 +154,7 @@ def _solve_knots(arm: Arm, q0: np.ndarray, pose_at: PoseAt, length: float, turn:
             if bad[i]:
                 m = (knots[i] + knots[i + 1]) / 2
                 new_k.append(m)
-                new_q.append(_knot(arm, Tbw @ pose_at(np.array([m]))[0] @ Ttf, new_q[-1], m, length, rng, what))
+                new_q.append(_knot(arm, arm.base_flange(pose_at(np.array([m]))[0]), new_q[-1], m, length, rng, what))
             new_k.append(knots[i + 1])
             new_q.append(q[i + 1])
         knots, q = new_k, new_q
@@ -172,7 +171,7 @@ def _knot(arm: Arm, T_base_flange: np.ndarray, prev: np.ndarray, s: float, lengt
     if not res.success:
         raise PlanningError(f"{what} stops {at}: {res.reason}", check="reach")
     if np.max(np.abs(res.q - prev)) > FLIP:
-        margin = arm.reach - float(np.linalg.norm(T_base_flange[:3, 3] - arm.p_shoulder))
+        margin = arm.reach_margin(T_base_flange)
         if margin < 0.05:
             raise PlanningError(f"{what} runs out of reach {at}: the arm is stretched out ({margin * 1000:.0f} mm from the "
                                 f"edge of its reach)", check="reach")
@@ -193,11 +192,9 @@ def _off_path(arm: Arm, q: np.ndarray, ideal: np.ndarray, share: float = 1.0) ->
 def _timed(spline: CubicSpline, rate: float, accel: float, dt: float) -> tuple[JointTrajectory, np.ndarray]:
     """The path timed by a jerk-limited ruckig profile of its parameter s (and s at each sample); joint velocity
     and acceleration by the chain rule: qd = q' s_dot, qdd = q'' s_dot^2 + q' s_ddot."""
-    prof = ruckig_profile(np.zeros(1), np.ones(1), [rate], [accel])
-    t = np.append(np.arange(0.0, prof.duration, dt), prof.duration)
-    rows = np.array([[r[0][0], r[1][0], r[2][0]] for r in (prof.at_time(float(ti)) for ti in t)])
-    rows[-1] = [1.0, 0.0, 0.0]
-    s, sd, sdd = np.clip(rows[:, 0], 0.0, 1.0), rows[:, 1], rows[:, 2]
+    t, s, sd, sdd = sample_profile(ruckig_profile(np.zeros(1), np.ones(1), [rate], [accel]), dt)
+    s, sd, sdd = np.clip(s[:, 0], 0.0, 1.0), sd[:, 0], sdd[:, 0]
+    s[-1], sd[-1], sdd[-1] = 1.0, 0.0, 0.0
     q1, q2 = spline(s, 1), spline(s, 2)
     q = spline(s)
     return JointTrajectory(t, q, q1 * sd[:, None], q2 * sd[:, None] ** 2 + q1 * sdd[:, None]), s

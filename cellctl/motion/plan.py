@@ -43,6 +43,7 @@ class PlanResult:
     raw_length: float = 0.0  # joint-space path length (rad, L2 sum over segments) before simplification
     length: float = 0.0  # after simplification
     planning_time: float = 0.0  # s wall (for benchmarks only; never used in decisions)
+    planned: bool = False  # OMPL ran (the straight segment was blocked)
     checks: int = 0  # state validity checks performed
 
 
@@ -122,12 +123,43 @@ def _limits_reason(which: str, q: np.ndarray, lower: np.ndarray, upper: np.ndarr
     return ""
 
 
+PLAN_TIMEOUT = 2.0  # s of planning (wall time) per tier before a move around obstacles is declared impossible
+# (clearance guaranteed along the whole motion, m; largest robot-point move between two checked states, m):
+# checked states keep clearance + move/2, so nothing comes closer than the clearance in between. A wide berth
+# checked coarsely first, then the fine tier (1 cm resolution) for ends near obstacles and narrow passages.
+PLAN_TIERS = ((0.010, 0.05), (0.003, 0.01))
+FINE_MARGIN = PLAN_TIERS[-1][0] + PLAN_TIERS[-1][1] / 2  # m: what IK goals and blended paths keep from the cell
+Collision = Callable[[np.ndarray, float], "str | None"]  # (q, margin) -> what q comes closer than margin to, or None
+
+
+def clear_path(q0: np.ndarray, q1: np.ndarray, collision: Collision, lower: np.ndarray, upper: np.ndarray,
+               levers: np.ndarray, seed: int | np.random.Generator, timeout: float = PLAN_TIMEOUT) -> PlanResult:
+    """Joint waypoints from q0 to q1 that keep clear of the cell, tier by tier (PLAN_TIERS): a wide berth
+    checked coarsely, then the fine 1 cm resolution where the ends or a narrow passage need it. When no tier
+    can even accept the ends (they already touch something: a fault the twin will report), the straight path."""
+    failed = None
+    for clearance, thin in PLAN_TIERS:
+        valid = lambda q, m=clearance + thin / 2: collision(q, m) is None
+        if not valid(q0) or not valid(q1):
+            continue
+        res = plan_path(q0, q1, valid, lower, upper, levers, seed, timeout, thin)
+        if res.success:
+            return res
+        failed = res
+    if failed is not None:
+        return failed
+    straight = np.array([q0, q1], float)
+    d = path_length(straight)
+    return PlanResult(True, straight, raw_length=d, length=d)
+
+
 def plan_path(q_start: np.ndarray, q_goal: np.ndarray, valid: Validity, lower: np.ndarray, upper: np.ndarray,
-              levers: np.ndarray, seed: int, timeout: float = 2.0, thin: float = 0.01) -> PlanResult:
+              levers: np.ndarray, seed: int | np.random.Generator, timeout: float = 2.0, thin: float = 0.01) -> PlanResult:
     """A collision-free joint path from q_start to q_goal within [lower, upper], checked every motion_step rad.
 
     Tries the straight segment first; otherwise RRTConnect (seeded, stops at the first solution within `timeout`
-    s), then deterministic shortcutting, then re-verifies every returned segment with segment_free.
+    s), then deterministic shortcutting, then re-verifies every returned segment with segment_free. A Generator
+    as `seed` is drawn from only when OMPL is needed.
     """
     t0 = time.perf_counter()
     q_start, q_goal = np.array(q_start, float), np.array(q_goal, float)
@@ -147,8 +179,10 @@ def plan_path(q_start: np.ndarray, q_goal: np.ndarray, valid: Validity, lower: n
         checks += 1
         return bool(valid(q))
 
+    planned = False
+
     def fail(reason: str) -> PlanResult:
-        return PlanResult(False, None, reason, planning_time=time.perf_counter() - t0, checks=checks)
+        return PlanResult(False, None, reason, planning_time=time.perf_counter() - t0, checks=checks, planned=planned)
 
     for which, q in (("start", q_start), ("goal", q_goal)):
         if reason := _limits_reason(which, q, lower, upper):
@@ -167,7 +201,10 @@ def plan_path(q_start: np.ndarray, q_goal: np.ndarray, valid: Validity, lower: n
                           planning_time=time.perf_counter() - t0, checks=checks)
 
     # --- OMPL: every object below is created after the seed is set, so every RNG it draws is reproducible
+    planned = True
     ou.setLogLevel(ou.LOG_NONE)
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(1, 2**31))
     seed_ = int(seed) % (2**31 - 1) + 1  # OMPL rejects 0
     ou.RNG.setSeed(seed_)  # re-seeds OMPL's global seed generator (it logs a misleading error, silenced above)
     space = ob.RealVectorStateSpace(n)
@@ -243,7 +280,7 @@ def plan_path(q_start: np.ndarray, q_goal: np.ndarray, valid: Validity, lower: n
                         f"a planner bug: report it with the query and seed {seed}")
 
     return PlanResult(True, path, raw_length=path_length(raw), length=path_length(path),
-                      planning_time=time.perf_counter() - t0, checks=checks)
+                      planning_time=time.perf_counter() - t0, checks=checks, planned=True)
 
 
 def _shortcut(path: np.ndarray, free: Callable[[np.ndarray, np.ndarray], bool], rng: np.random.Generator,

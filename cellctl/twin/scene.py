@@ -11,8 +11,6 @@ from cellctl.twin._pybullet import pb
 from cellctl.twin.poses import pb_from_matrix
 from cellctl.twin.world import World
 
-PLAN_MARGIN = 0.005  # m: planned motions keep this far from everything (the servo lags the plan by a few mm)
-
 
 class PlanningScene:
     """The cell's fixtures, parts and robots (with tools) in a DIRECT client of their own.
@@ -22,19 +20,18 @@ class PlanningScene:
     left out: robots keep apart through zone interlocks, which every motion takes before it starts.
     """
 
-    def __init__(self, cell: Cell, margin: float = PLAN_MARGIN):
+    def __init__(self, cell: Cell):
         self.world = World(cell)
-        self.margin = margin
         self.client = self.world.client
         self._part_pose: dict[str, np.ndarray] = {}
+        self._T_urdf_com = {name: np.linalg.inv(T) for name, T in self.world._com_inv.items()}
 
     def collision(self, robot: str, q: np.ndarray, parts: dict[str, SE3], held: tuple[str, SE3] | None,
-                  carried: set[str] = frozenset(), margin: float | None = None) -> str | None:
-        """What robot `robot` at joint angles q (holding held = (part, T_tcp_part), if any) would touch, as
-        "a and b", or None when it keeps `margin` (default the scene's) from everything. `carried`: parts in
-        other robots' hands."""
+                  carried: set[str] = frozenset(), margin: float = 0.0) -> str | None:
+        """What robot `robot` at joint angles q (holding held = (part, T_tcp_part), if any) would come closer
+        than `margin` (m) to, as "a and b", or None when it is clear. `carried`: parts in other robots' hands
+        (left out, like those robots)."""
         w, c = self.world, self.client
-        margin = self.margin if margin is None else margin
         r = w.robots[robot]
         for j, qj in zip(r.joints, q):
             pb.resetJointState(r.body, j, float(qj), physicsClientId=c)
@@ -43,9 +40,9 @@ class PlanningScene:
             body = w.ids[name]
             if held is not None and name == held[0]:
                 held_body = body
-                self._place(name, body, w.tcp_matrix(robot) @ held[1].A, always=True)
-            else:
-                self._place(name, body, None if name in carried else T.A)
+                self._place(name, body, w.tcp_matrix(robot) @ held[1].A)
+            elif name not in carried:
+                self._place(name, body, T.A)
         # distances to the cell: getClosestPoints measures true distances (a contact query reports only touching
         # pairs); self-collision, which the URDF's neighbour filters shape, from a contact query
         statics = [b for n, b in w.ids.items() if b != r.body and b != held_body and w.kinds[n] != "robot"
@@ -70,16 +67,13 @@ class PlanningScene:
     def _say(self, a: int, la: int, b: int, lb: int, distance: float) -> str:
         return f"{self.world._name(a, la)} and {self.world._name(b, lb)} ({distance * 1000:.1f} mm apart)"
 
-    def _place(self, name: str, body: int, A: np.ndarray | None, always: bool = False) -> None:
-        """Put a part's URDF frame at A (4x4), or far away when A is None; skipped when it is already there."""
+    def _place(self, name: str, body: int, A: np.ndarray) -> None:
+        """Put a part's URDF frame at A (4x4), unless it is there already."""
         last = self._part_pose.get(name)
-        if not always and (last is A or (last is not None and A is not None and np.array_equal(last, A))):
+        if last is not None and np.array_equal(last, A):
             return
         self._part_pose[name] = A
-        T_body = np.diag([1.0, 1, 1, 1]) if A is None else A @ np.linalg.inv(self.world._com_inv[name])
-        if A is None:
-            T_body[2, 3] = -100.0
-        pb.resetBasePositionAndOrientation(body, *pb_from_matrix(T_body), physicsClientId=self.client)
+        pb.resetBasePositionAndOrientation(body, *pb_from_matrix(A @ self._T_urdf_com[name]), physicsClientId=self.client)
 
     def close(self) -> None:
         self.world.close()
