@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cellctl.motion import plan
-from cellctl.motion.plan import PlanResult, _shortcut, motion_step, path_length, plan_path, segment_free
+from cellctl.motion.plan import PlanResult, Probe, _shortcut, motion_step, path_length, plan_path, segment_free
 
 LEVERS6 = np.array([1.0, 0.8, 0.6, 0.3, 0.2, 0.1])  # m: a 6-axis arm's reach beyond each joint
 LOWER6, UPPER6 = np.full(6, -np.pi), np.full(6, np.pi)
@@ -161,8 +161,67 @@ def test_free_straight_line_returns_start_and_goal_without_ompl(monkeypatch):
     res = plan_path(q0, q1, lambda q: True, LOWER6, UPPER6, LEVERS6, seed=0)
     assert res.success and np.array_equal(res.path, np.stack([q0, q1]))
     n_segment = int(np.ceil(np.linalg.norm(q1 - q0) / STEP6))
-    assert res.checks == 2 + n_segment  # start, goal, then the segment: goal again and the interior
+    assert res.checks == 1 + n_segment  # start, goal, then the segment's interior (the goal is not asked twice)
     assert res.length == res.raw_length == pytest.approx(np.linalg.norm(q1 - q0))
+
+
+def box_distance(lo: np.ndarray, hi: np.ndarray, weights: np.ndarray):
+    """A signed distance to a joint-space box (NaN bounds = unbounded), weights[j] m per rad: max over bounded axes
+    of weights[j] * (how far q_j is outside [lo_j, hi_j]); it changes by at most weights @ |dq|."""
+    axes = ~np.isnan(lo)
+    return lambda q: float(np.max(weights[axes] * np.maximum(lo[axes] - q[axes], q[axes] - hi[axes])))
+
+
+def box_probe(*boxes, cell: tuple[bool, ...] = (True,)) -> tuple[Probe, list]:
+    """A Probe over (lo, hi, weights) boxes, one entry each, and the record of (q, entries) it was asked."""
+    asked = []
+    dist = [box_distance(*b) for b in boxes]
+
+    def distances(q, which, cap):
+        asked.append((q.copy(), None if which is None else list(which)))
+        return np.minimum([d(q) for d in dist], cap)
+
+    return Probe(distances, np.array([b[2] for b in boxes]), np.array(cell)), asked
+
+
+def test_with_a_probe_the_clearance_holds_along_the_whole_path_for_fewer_checks():
+    lo, hi = np.array([-1.0, -1.0, -1.0, np.nan, np.nan, np.nan]), np.array([1.0, 1.0, 1.0, np.nan, np.nan, np.nan])
+    q0, q1 = np.array([-2.0, 0.0, 0.0, 0.3, 0.0, 0.0]), np.array([2.0, 0.5, 0.0, -0.3, 0.5, 0.0])
+    keep, thin = 0.02, 0.01
+    dist = box_distance(lo, hi, LEVERS6)
+    valid = lambda q: dist(q) >= keep + thin / 2  # noqa: E731  (what `collision` at the tier's margin says)
+    plain = plan_path(q0, q1, valid, LOWER6, UPPER6, LEVERS6, seed=3, thin=thin)
+    probe, asked = box_probe((lo, hi, LEVERS6))
+    res = plan_path(q0, q1, valid, LOWER6, UPPER6, LEVERS6, seed=3, thin=thin, probe=probe, keep=keep)
+    assert_good_path(res, q0, q1, lambda q: dist(q) >= keep, STEP6, LOWER6, UPPER6)
+    assert res.checks < plain.checks / 3 and len(asked) < res.checks
+    again = plan_path(q0, q1, valid, LOWER6, UPPER6, LEVERS6, seed=3, thin=thin, probe=box_probe((lo, hi, LEVERS6))[0],
+                      keep=keep)
+    assert np.array_equal(again.path, res.path) and again.checks == res.checks
+
+
+def test_with_a_probe_a_one_centimetre_wall_is_never_passed_through():
+    h = 0.01 / LEVERS6[0]  # as in the test without a probe: a 1 cm wall, its ends padded for `valid`
+    lo, hi = np.array([0.0, -1.5, np.nan, np.nan, np.nan, np.nan]), np.array([h, 1.5, np.nan, np.nan, np.nan, np.nan])
+    dist = box_distance(lo, hi, LEVERS6)
+    valid = lambda q: dist(q) >= 0.005  # noqa: E731
+    q0, q1 = np.array([-1.0, 0.0, 0.2, 0.0, 0.0, 0.0]), np.array([1.0, 0.0, -0.2, 0.0, 0.0, 0.0])
+    res = plan_path(q0, q1, valid, LOWER6, UPPER6, LEVERS6, seed=0, probe=box_probe((lo, hi, LEVERS6))[0])
+    assert_good_path(res, q0, q1, lambda q: dist(q) >= 0.0, STEP6, LOWER6, UPPER6)
+    assert np.abs(res.path[:, 1]).max() > 1.5  # went round an end
+
+
+def test_a_probe_entry_is_asked_about_only_where_its_joints_move():
+    # entry 1 (the robot against itself, kept 0 from) depends on joints 5 and 6 only, which this detour never moves
+    lo, hi = np.array([-1.0, -1.0, -1.0, np.nan, np.nan, np.nan]), np.array([1.0, 1.0, 1.0, np.nan, np.nan, np.nan])
+    wrist = np.array([0.0, 0.0, 0.0, 0.0, 0.2, 0.1])
+    far = (np.array([np.nan] * 4 + [2.0, 2.0]), np.array([np.nan] * 4 + [3.0, 3.0]), wrist)
+    probe, asked = box_probe((lo, hi, LEVERS6), far, cell=(True, False))
+    q0, q1 = np.array([-2.0, 0.0, 0.0, 0.0, 0.0, 0.0]), np.array([2.0, 0.5, 0.0, 0.0, 0.0, 0.0])
+    valid = lambda q: box_distance(lo, hi, LEVERS6)(q) >= 0.035  # noqa: E731
+    res = plan_path(q0, q1, valid, LOWER6, UPPER6, LEVERS6, seed=1, thin=0.05, probe=probe, keep=0.01)
+    assert res.success and res.planned
+    assert all(which is None or 1 not in which for _, which in asked)  # mid-motion, only the moving entry
 
 
 def test_planning_module_does_not_load_pybullet():
