@@ -30,6 +30,7 @@ def _print_report(report) -> None:
     for c in report.checks:
         table.add_row(c.name, "[green]ok[/]" if c.passed else "[red]FAIL[/]", c.task or "", c.detail)
     console.print(table)
+    _print_features(report)
     tasks = Table(show_header=True, header_style="bold", box=None, pad_edge=False, title="tasks", title_justify="left")
     for col in ("task", "robot", "kind", "start s", "end s", "status"):
         tasks.add_column(col)
@@ -38,6 +39,34 @@ def _print_report(report) -> None:
         colour = {"done": "green", "failed": "red"}.get(t["status"], "yellow")
         tasks.add_row(t["id"], t["robot"], t["kind"], fmt(t["start_s"]), fmt(t["end_s"]), f"[{colour}]{t['status']}[/]")
     console.print(tasks)
+
+
+UNITS = {"deviation_mm": "mm off", "speed_mm_s": "mm/s", "coverage_pct": "% welded", "angle_error_deg": "deg torch error",
+         "torque_nm": "N m", "angle_deg": "deg turned", "misalignment_deg": "deg off the bolt", "position_error_mm": "mm off",
+         "axis_error_deg": "deg axis error", "force_n": "N", "dwell_s": "s dwell"}
+
+
+def _print_features(report) -> None:
+    """Per seam, spot and bolt: what the twin measured, as the weld and fasten checks read it."""
+    rows = []
+    for c in report.checks:
+        if c.name not in ("weld", "fasten"):
+            continue
+        for f in c.findings:
+            name = f.get("seam") or f.get("spot") or f.get("hole")
+            figures = ", ".join(f"{f[k]:.4g} {u}" for k, u in UNITS.items() if isinstance(f.get(k), (int, float)))
+            figures = figures or f.get("reason", "")
+            if name and figures:
+                rows.append((name, f.get("task") or "", figures, "reason" not in f))
+    if not rows:
+        return
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, title="seams, spots and bolts",
+                  title_justify="left")
+    for col in ("feature", "task", "measured in the twin", ""):
+        table.add_column(col)
+    for name, task, figures, ok in rows:
+        table.add_row(name, task, figures, "[green]ok[/]" if ok else "[red]FAIL[/]")
+    console.print(table)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

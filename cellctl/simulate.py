@@ -12,6 +12,7 @@ from cellctl.control.preflight import check_interlocks
 from cellctl.drivers.sim import SimGripperDriver, SimRobotDriver, WorldClock
 from cellctl.kinematics.occupancy import Occupancy
 from cellctl.model.program import Program
+from cellctl.twin.clearance import watch_clearance
 from cellctl.twin.trace import SimResult
 from cellctl.twin.scene import PlanningScene
 from cellctl.twin.world import World
@@ -42,6 +43,10 @@ def build_contexts(program: Program, world: World, clock, seed: int, scene: Plan
             from cellctl.drivers.sim_tools import SimNutrunner
 
             ctx.nutrunner = SimNutrunner(world, name)
+        elif kind == "spot_gun":
+            from cellctl.drivers.sim_tools import SimSpotGun
+
+            ctx.spot = SimSpotGun(world, name)
         contexts[name] = ctx
     return contexts
 
@@ -50,6 +55,7 @@ def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick: Callab
     """Run the whole program in a fresh twin and return what happened. on_tick(world, orchestrator) is called
     after every step: a viewer, or an operator pressing pause or e-stop."""
     world = World(program.cell, gui=gui)
+    watch_clearance(world)
     scene = PlanningScene(program.cell)
     try:
         clock = WorldClock(world)

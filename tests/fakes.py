@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cellctl.drivers.base import GripperState, MotionStatus, RobotState
+from cellctl.drivers.base import GripperState, MotionStatus, RobotState, SpotGunState
 
 
 class FakeClock:
@@ -85,10 +85,44 @@ class FakeGripper:
         pass
 
 
+class FakeSpotGun:
+    """Closes, welds and opens in one tick each; clamps a part only if `part_between` is set. Records every command."""
+
+    name, max_force = "fake_gun", 3000.0
+
+    def __init__(self, clock: FakeClock):
+        self.clock, self.part_between = clock, True
+        self.opening, self.force, self.current_on = 0.025, 0.0, False
+        self.commands: list[tuple] = []
+
+    def state(self):
+        return SpotGunState(self.clock.t, self.opening, self.force, self.current_on)
+
+    def close(self, force):
+        self.commands.append(("close", force))
+        if not self.part_between:
+            self.opening = 0.0
+            return FakeHandle(MotionStatus.FAILED, "no part between the electrodes: they closed on air")
+        self.opening, self.force = 0.003, force
+        return FakeHandle(MotionStatus.DONE)
+
+    def weld(self, dwell):
+        self.commands.append(("weld", dwell))
+        return FakeHandle(MotionStatus.DONE)
+
+    def open(self):
+        self.commands.append(("open",))
+        self.opening, self.force = 0.025, 0.0
+        return FakeHandle(MotionStatus.DONE)
+
+    def stop(self):
+        self.current_on = False
+
+
 def ideal_contexts(program, clock, seed: int = 0, zones: bool = True):
     """A RobotContext per robot of the program's cell, on ideal drivers stepped by `clock` (no PyBullet)."""
     from cellctl.control.context import PartBook, RobotContext
-    from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealWeldSource
+    from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealSpotGun, IdealWeldSource
     from cellctl.kinematics.arm import Arm
     from cellctl.kinematics.occupancy import Occupancy
     from cellctl.model.cell import FLANGE
@@ -106,5 +140,6 @@ def ideal_contexts(program, clock, seed: int = 0, zones: bool = True):
             np.random.default_rng(streams[name]), book,
             occupancy=Occupancy(arm, r.tool.urdf if r.tool else None) if zones and cell.zones else None,
             weld=IdealWeldSource(name, clock) if kind == "weld_torch" else None,
-            nutrunner=IdealNutrunner(name, clock, r.tool.max_torque) if kind == "nutrunner" else None)
+            nutrunner=IdealNutrunner(name, clock, r.tool.max_torque) if kind == "nutrunner" else None,
+            spot=IdealSpotGun(name, clock, r.tool.max_force) if kind == "spot_gun" else None)
     return out

@@ -64,9 +64,9 @@ def test_graph_writes_every_machine_as_mermaid(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cellctl.cli", "graph", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
-    assert text.count("```mermaid") == 7
+    assert text.count("```mermaid") == 8
     for edge in ("busy --> paused: pause", "estopped --> disabled: reset", "verify_grasp --> regrasp: retry",
-                 "arc_on --> traverse: advance", "retreat --> approach: next_hole", "running --> estopped: estop"):
+                 "arc_on --> traverse: advance", "retreat --> approach: next_hole", "retreat --> approach: next_spot", "running --> estopped: estop"):
         assert edge in text, edge
 
 

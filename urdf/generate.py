@@ -20,6 +20,8 @@ def inertial(m, com, I, rpy=(0,0,0)):
 def geom(kind, dims, xyz, rpy=(0,0,0), color=None, collision=True):
     if kind == 'box':
         g = f'<box size="{f(dims)}"/>'
+    elif kind == 'sphere':
+        g = f'<sphere radius="{dims[0]:.6g}"/>'
     else:
         g = f'<cylinder radius="{dims[0]:.6g}" length="{dims[1]:.6g}"/>'
     s = f'    <visual>\n      <origin xyz="{f(xyz)}" rpy="{f(rpy)}"/>\n      <geometry>{g}</geometry>\n'
@@ -239,3 +241,86 @@ s.append(f'  <joint name="spindle" type="continuous">\n    <parent link="nutrunn
          f'    <limit effort="60" velocity="30"/>\n    <dynamics damping="0.01" friction="0"/>\n  </joint>\n')
 s.append('</robot>\n')
 (OUT/'tools/nutrunner.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- servo spot-weld C-gun
+# The electrode axis runs along the tool's x; the sheet edge enters the throat from +z (the gun points at it).
+THROAT, GAP, OPENING, JAW_END = 0.20, 0.12, 0.025, 0.02    # throat depth, gap between the jaws, stroke, jaw below the axis
+CROSS_Z = 0.17                                                # underside of the C's back (crossbar)
+AXIS_Z = CROSS_Z + THROAT                                     # electrode axis
+TIP_X = -OPENING/2                                            # fixed electrode tip; the open moving tip is at +OPENING/2
+CLAMP_N, CLOSE_SPEED = 3000, 0.25                             # servo clamp force (N) and closing speed (m/s)
+CAP_R = 0.008                                                 # domed electrode caps (16 mm), on 16 mm shanks
+s = ['<?xml version="1.0"?>\n<!-- Servo spot-weld C-gun for cellctl: ISO 9409-1-50 mount, a body holding the weld transformer and\n'
+     f'     the servo drive, a C-frame with a {THROAT*1000:g} mm deep, {GAP*1000:g} mm wide throat, a fixed electrode on one jaw and a\n'
+     '     moving electrode on the other, driven along the electrode axis (the tool x axis) by a coaxial servo\n'
+     f'     actuator; domed 16 mm electrode caps. Joint "electrode" (prismatic) is the opening between the electrode\n'
+     f'     tips: 0 (closed) to {OPENING*1000:g} mm (open); its effort is the rated clamp force, {CLAMP_N} N, its velocity the\n'
+     '     closing speed. About 6 kg. Collision geometry is primitives only. The tool frame is the mounting face (z out\n'
+     '     of the flange); a sheet edge enters the throat from +z. The TCP for cells is the fixed electrode tip, z along\n'
+     '     the electrode axis pointing at the sheet (towards the moving electrode), x back into the throat:\n'
+     f'       tcp: {{xyz: [{TIP_X:g}, 0, {AXIS_Z:g}], rpy_deg: [0, 90, 0]}} -->\n<robot name="spot_gun">\n']
+jaw_h = THROAT + JAW_END
+jaw_x = GAP/2 + 0.015
+def fixed(name, parent, child, xyz=(0, 0, 0)):
+    return (f'  <joint name="{name}" type="fixed">\n    <parent link="{parent}"/>\n    <child link="{child}"/>\n'
+            f'    <origin xyz="{f(xyz)}" rpy="0 0 0"/>\n  </joint>\n')
+
+# one link per colour (PyBullet shows a link in one colour): body, C-frame, servo actuator, the two electrodes
+solids = [(0.3, (0,0,0.01), cyl_I(0.3, 0.04, 0.02)), (2.5, (0,0,0.08), box_I(2.5, 0.16, 0.10, 0.12))]
+m, com, I = combine(solids)
+body = inertial(m, com, I)
+body += geom('cyl', (0.04, 0.02), (0,0,0.01), color=DARK)                                # mount adapter
+body += geom('box', (0.16, 0.10, 0.12), (0,0,0.08), color=DARK)                          # transformer and servo drive
+s.append(link('gun_base', body))
+solids = [(0.6, (0,0,CROSS_Z-0.015), box_I(0.6, GAP+0.06, 0.05, 0.03)),
+          (0.5, (-jaw_x,0,CROSS_Z+jaw_h/2), box_I(0.5, 0.03, 0.05, jaw_h)), (0.5, (jaw_x,0,CROSS_Z+jaw_h/2), box_I(0.5, 0.03, 0.05, jaw_h))]
+m, com, I = combine(solids)
+body = inertial(m, com, I)
+body += geom('box', (GAP+0.06, 0.05, 0.03), (0,0,CROSS_Z-0.015), color=BLUE)             # back of the C
+body += geom('box', (0.03, 0.05, jaw_h), (-jaw_x,0,CROSS_Z+jaw_h/2), color=BLUE)         # fixed jaw
+body += geom('box', (0.03, 0.05, jaw_h), (jaw_x,0,CROSS_Z+jaw_h/2), color=BLUE)          # moving jaw
+s.append(link('c_frame', body))
+s.append(fixed('c_frame_joint', 'gun_base', 'c_frame'))
+servo_x = GAP/2 + 0.03 + 0.045
+s.append(link('servo_actuator', inertial(1.5, (0,0,0), cyl_I(1.5, 0.03, 0.09, 'x')) + geom('cyl', (0.03, 0.09), (0,0,0), (0,pi/2,0), color=GREY)))
+s.append(fixed('servo_actuator_joint', 'c_frame', 'servo_actuator', (servo_x, 0, AXIS_Z)))   # on the electrode axis
+shank_l = (TIP_X - CAP_R) + GAP/2                                                         # jaw face to the cap's centre
+m = 0.2
+body = inertial(m, (TIP_X - CAP_R - shank_l/2, 0, 0), cyl_I(m, CAP_R, shank_l, 'x'))
+body += geom('cyl', (CAP_R, shank_l), (TIP_X - CAP_R - shank_l/2, 0, 0), (0,pi/2,0), color=GREY)
+body += geom('sphere', (CAP_R,), (TIP_X - CAP_R, 0, 0), color=COPPER)
+s.append(link('fixed_electrode', body))
+s.append(fixed('fixed_electrode_joint', 'c_frame', 'fixed_electrode', (0, 0, AXIS_Z)))
+shank_l = GAP/2 - TIP_X - CAP_R                                                           # closed: reaches back to the jaw
+m = 0.25
+body = inertial(m, (CAP_R + shank_l/2, 0, 0), cyl_I(m, CAP_R, shank_l, 'x'))
+body += geom('cyl', (CAP_R, shank_l), (CAP_R + shank_l/2, 0, 0), (0,pi/2,0), color=GREY)
+body += geom('sphere', (CAP_R,), (CAP_R, 0, 0), color=COPPER)
+s.append(link('moving_electrode', body))
+s.append(f'  <joint name="electrode" type="prismatic">\n    <parent link="c_frame"/>\n    <child link="moving_electrode"/>\n'
+         f'    <origin xyz="{TIP_X:g} 0 {AXIS_Z:g}" rpy="0 0 0"/>\n    <axis xyz="1 0 0"/>\n'
+         f'    <limit lower="0" upper="{OPENING:g}" effort="{CLAMP_N}" velocity="{CLOSE_SPEED:g}"/>\n  </joint>\n')
+s.append('</robot>\n')
+(OUT/'tools/spot_gun.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- flanged panel (spot-weld work)
+# A 300 x 150 mm steel panel (1.5 mm) with an 80 mm flange standing along its +y edge: two 1.5 mm sheets, the
+# stack the gun welds; a 24 mm hinge reinforcement sits behind the flange near its +x end (too thick to weld through).
+PANEL, FLANGE_H, STACK = (0.30, 0.15, 0.0015), 0.08, 0.003
+REINF = (0.05, 0.024, 0.07, 0.115)                             # x, y, z size and x centre of the reinforcement
+s = ['<?xml version="1.0"?>\n<!-- Flanged steel panel for cellctl spot welding: a 300 x 150 x 1.5 mm sheet with an 80 mm high flange\n'
+     '     along its +y edge made of two 1.5 mm sheets (a 3 mm stack, outer face at y = 75 mm, top edge at z = 81.5 mm),\n'
+     '     and a 50 x 24 x 70 mm hinge reinforcement behind the flange at x = 90..140 mm. Frame at the centre of the\n'
+     '     bottom face. Mass from steel density 7850 kg/m3. -->\n<robot name="flange_panel">\n']
+Y_OUT = PANEL[1]/2
+parts = [(PANEL, (0, 0, PANEL[2]/2)),
+         ((PANEL[0], STACK, FLANGE_H), (0, Y_OUT - STACK/2, PANEL[2] + FLANGE_H/2)),
+         (REINF[:3], (REINF[3], Y_OUT - STACK - REINF[1]/2, PANEL[2] + REINF[2]/2))]
+solids = [(7850*a*b*c, xyz, box_I(7850*a*b*c, a, b, c)) for (a, b, c), xyz in parts]
+m, com, I = combine(solids)
+body = inertial(m, com, I)
+for size, xyz in parts:
+    body += geom('box', size, xyz, color=GREY)
+s.append(link('flange_panel', body))
+s.append('</robot>\n')
+(OUT/'parts/flange_panel.urdf').write_text(''.join(s))

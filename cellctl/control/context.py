@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 from spatialmath import SE3
 
-from cellctl.drivers.base import Clock, GripperDriver, NutrunnerDriver, RobotDriver, WeldSourceDriver
+from cellctl.drivers.base import Clock, GripperDriver, NutrunnerDriver, RobotDriver, SpotGunDriver, WeldSourceDriver
 from cellctl.kinematics.arm import Arm
 from cellctl.kinematics.occupancy import Occupancy
 
@@ -47,6 +47,7 @@ class RobotContext:
     occupancy: Occupancy | None = None
     weld: WeldSourceDriver | None = None
     nutrunner: NutrunnerDriver | None = None
+    spot: SpotGunDriver | None = None
     scene: Scene | None = None  # None: motions are not planned around obstacles (the twin still judges them)
     held: tuple[str, SE3] | None = None  # the part in the gripper and T_tcp_part, from the moment the jaws close
 
@@ -71,7 +72,8 @@ class RobotContext:
         return self.scene.collision(self.name, q, self.parts.poses, self.held, carried, margin) if self.scene else None
 
     def stop_tools(self) -> None:
-        """Stop every tool where it is (gripper jaws keep their hold; the arc goes off; the spindle stops)."""
-        for tool in (self.gripper, self.weld, self.nutrunner):
+        """Stop every tool where it is (gripper jaws keep their hold; the arc goes off; the spindle stops; the spot
+        gun's current goes off, its electrodes stay)."""
+        for tool in (self.gripper, self.weld, self.nutrunner, self.spot):
             if tool is not None:
                 tool.stop()

@@ -9,12 +9,15 @@ import numpy as np
 from spatialmath import SE3
 
 from cellctl.control.machine import Check, Failure, TaskMachine
+from cellctl.model.cell import BOLT_HEAD
 
 ALIGN_TOL = np.radians(1.0)  # rad between the tool axis and the hole axis before the socket may engage
 ALIGN_TOL_M = 0.001  # m of the TCP off the hole axis
 SNUG_FRACTION = 0.1  # run-down ends at this fraction of the target torque (the bolt head seats)
-ENGAGE_CLEARANCE = 0.002  # m the socket stops short of the hole entry: it meets the bolt head, not the part
+ENGAGE_GAP = 0.0015  # m the socket mouth stops short of the bolt head's top (the socket's float takes it up)
 RUNDOWN_MAX = np.radians(3600.0)  # rad the spindle may turn running a bolt down before it is given up
+RUNDOWN_SPEED = 20.0  # rad/s (about 190 rpm) to run a bolt down to snug
+FINAL_SPEED = 3.0  # rad/s of the final tightening, slow so a stiff joint's torque is not overshot
 
 
 class FastenStep(Enum):
@@ -88,13 +91,13 @@ class FastenMachine(TaskMachine):
 
     def _begin_engage(self):
         name, T = self.hole
-        return self.move_lin(T * SE3.Tz(-ENGAGE_CLEARANCE), self.lin_speed, f"engage hole {name}")
+        return self.move_lin(T * SE3.Tz(-BOLT_HEAD - ENGAGE_GAP), self.lin_speed, f"engage the bolt in hole {name}")
 
     def _begin_run_down(self):
-        return self.ctx.nutrunner.run(SNUG_FRACTION * self.torque, RUNDOWN_MAX)
+        return self.ctx.nutrunner.run(SNUG_FRACTION * self.torque, RUNDOWN_MAX, RUNDOWN_SPEED)
 
     def _begin_tighten(self):
-        return self.ctx.nutrunner.run(self.torque, self.angle_window[1])
+        return self.ctx.nutrunner.run(self.torque, self.angle_window[1], FINAL_SPEED)
 
     def _begin_verify(self):
         return Check(lambda: True, self._verify)

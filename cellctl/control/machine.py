@@ -9,6 +9,7 @@ spent paused or waiting for a zone does not count. An e-stop `interrupt`s a mach
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
@@ -30,6 +31,59 @@ from cellctl.motion.trajectory import JointTrajectory
 log = logging.getLogger(__name__)
 
 TERMINAL = ("IDLE", "DONE", "FAILED", "INTERRUPTED")
+START_TOL = 1e-4  # rad: a motion planned ahead is used when the arm stands this close (every joint) to its start
+#                   (1e-4 rad moves the TCP of a 1.3 m arm by at most 0.13 mm, about the LIN tolerance)
+
+
+class PlanMemo:
+    """Motions one robot's preflight dry run planned, for the real run to use instead of planning them again. A plan
+    is used only for the same request in the same situation (the part in hand, where the controller believes the parts
+    are, which parts other robots carry, the robot's random stream, which it then leaves as planning would have), with
+    the arm within START_TOL of the plan's start; the difference fades out along the motion."""
+
+    def __init__(self) -> None:
+        self._plans: dict[tuple, tuple] = {}
+
+    @staticmethod
+    def _key(ctx: RobotContext, request: tuple) -> tuple:
+        book = ctx.parts
+        return (request, (ctx.held[0], ctx.held[1].A.tobytes()) if ctx.held else None,
+                tuple((name, T.A.tobytes()) for name, T in sorted(book.poses.items())), tuple(sorted(book.carried.items())),
+                repr(ctx.rng.bit_generator.state))
+
+    def plan(self, ctx: RobotContext, request: tuple, q_start: np.ndarray, planner: Callable[[], object]):
+        """planner()'s answer to `request` from q_start: the one planned ahead if there is one, else planned now."""
+        key = self._key(ctx, request)
+        ahead = self._plans.get(key)
+        if ahead is not None and np.max(np.abs(q_start - ahead[0])) <= START_TOL:
+            ctx.rng.bit_generator.state = ahead[2]
+            return _from_start(ahead[1], q_start - ahead[0])
+        result = planner()
+        if not isinstance(result, Failure):
+            self._plans[key] = (np.array(q_start, float), result, ctx.rng.bit_generator.state)
+        return result
+
+
+_memos: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Arm -> its PlanMemo, while the preflight's plans last
+
+
+def plan_ahead(ctx: RobotContext) -> None:
+    """From now on, remember this robot's motions (the preflight's dry run plans them for the real run)."""
+    _memos[ctx.arm] = PlanMemo()
+
+
+def _from_start(plan, delta: np.ndarray):
+    """A plan made from a start `delta` away from the arm's: a joint goal as it is, a trajectory with the difference
+    fading out (smoothly, by the time it ends)."""
+    if not isinstance(plan, JointTrajectory):
+        return plan.copy()
+    if not np.any(delta) or plan.duration <= 0.0:
+        return plan
+    T, s = plan.duration, plan.t / plan.duration
+    w = s ** 3 * (10 - 15 * s + 6 * s ** 2)
+    dw = 30 * s ** 2 * (1 - s) ** 2 / T
+    ddw = 60 * s * (1 - s) * (1 - 2 * s) / T ** 2
+    return JointTrajectory(plan.t, plan.q + np.outer(1 - w, delta), plan.qd - np.outer(dw, delta), plan.qdd - np.outer(ddw, delta))
 
 
 @dataclass(frozen=True)
@@ -253,13 +307,24 @@ class TaskMachine:
     def move_ptp(self, q_goal: np.ndarray, speed_scale: float = 1.0, what: str = "PTP move"):
         return self.move_ptp_via([q_goal], speed_scale, False, what)
 
+    def _planned(self, request: tuple, q_start: np.ndarray, planner: Callable[[], object]):
+        """planner() (a joint goal, a trajectory or a Failure), or its answer planned ahead (see PlanMemo)."""
+        memo = _memos.get(self.ctx.arm)
+        return planner() if memo is None else memo.plan(self.ctx, request, q_start, planner)
+
     def move_ptp_via(self, qs: list[np.ndarray], speed_scale: float, blend: bool, what: str):
         """A joint move through the configurations qs in turn, as fast as the limits allow: straight in joint
         space where that is clear, otherwise around the obstacles on a path OMPL plans in the planning scene.
         With blend the arm flies by the waypoints, if the rounded path is clear too; otherwise it stops at each."""
+        q0 = self.ctx.robot.state().q
+        request = ("ptp", np.array(qs, float).tobytes(), float(speed_scale), bool(blend))
+        traj = self._planned(request, q0, lambda: self._ptp_via(q0, qs, speed_scale, blend, what))
+        return traj if isinstance(traj, Failure) else self._execute(traj)
+
+    def _ptp_via(self, q0: np.ndarray, qs: list[np.ndarray], speed_scale: float, blend: bool, what: str):
         arm, drv = self.ctx.arm, self.ctx.robot
         vmax, amax = speed_scale * arm.limits.velocity, arm.max_accel
-        path = [drv.state().q]
+        path = [q0]
         for q in qs:
             leg = self._clear_path(path[-1], np.asarray(q, float), what)
             if isinstance(leg, Failure):
@@ -267,13 +332,13 @@ class TaskMachine:
             path.extend(leg[1:])
         path = np.array(path)
         if len(path) == 2:
-            return self._execute(ptp(path[0], path[1], vmax, amax, drv.period))
+            return ptp(path[0], path[1], vmax, amax, drv.period)
         if blend:
             traj = retime_path(path, vmax, amax, drv.period, blend=True)
             if self.ctx.scene is None or curve_free(traj.q, lambda q: self.ctx.collision(q, FINE_MARGIN) is None,
                                                     motion_step(self.ctx.occupancy.levers(), PLAN_TIERS[-1][1])):
-                return self._execute(traj)
-        return self._execute(retime_path(path, vmax, amax, drv.period))
+                return traj
+        return retime_path(path, vmax, amax, drv.period)
 
     def _clear_path(self, q0: np.ndarray, q1: np.ndarray, what: str) -> np.ndarray | Failure:
         """Joint waypoints from q0 to q1 that keep clear of the cell (motion.plan.clear_path); without a scene,
@@ -282,7 +347,9 @@ class TaskMachine:
         if ctx.scene is None or np.allclose(q0, q1, atol=1e-12):
             return np.array([q0, q1])
         lim = ctx.arm.limits
-        res = clear_path(q0, q1, ctx.collision, lim.lower, lim.upper, ctx.occupancy.levers(), ctx.rng)
+        res = clear_path(q0, q1, ctx.collision, lim.lower, lim.upper, ctx.occupancy.levers(), ctx.rng,
+                         probe=ctx.scene.probe(ctx.name, ctx.parts.poses, ctx.held,
+                                               {p for p, r in ctx.parts.carried.items() if r != ctx.name}))
         if not res.success:
             return Failure("collision", f"{what}: the straight joint path collides and {res.reason}")
         return res.path
@@ -312,24 +379,33 @@ class TaskMachine:
         solutions that would touch anything are passed over; if all do, the nearest, and the twin will judge)."""
         ctx = self.ctx
         clear = (lambda q: ctx.collision(q, FINE_MARGIN)) if ctx.scene is not None else None
-        res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng, collision=clear)
-        if not res.success and res.reason.startswith("collision"):
-            res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng)
-        if not res.success:
-            x, y, z = T_world_tcp.t
-            return Failure("reach", f"{what} at ({x:.3f}, {y:.3f}, {z:.3f}) m: {res.reason}")
-        return res.q
+
+        def planner():
+            res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng, collision=clear)
+            if not res.success and res.reason.startswith("collision"):
+                res = ctx.arm.ik(T_world_tcp, q_from, rng=ctx.rng)
+            if not res.success:
+                x, y, z = T_world_tcp.t
+                return Failure("reach", f"{what} at ({x:.3f}, {y:.3f}, {z:.3f}) m: {res.reason}")
+            return res.q
+
+        return self._planned(("ik", T_world_tcp.A.tobytes()), np.asarray(q_from, float), planner)
 
     def move_ptp_to_pose(self, T_world_tcp: SE3, what: str, speed_scale: float = 1.0):
         q = self.solve(T_world_tcp, self.ctx.robot.state().q, what)
         return q if isinstance(q, Failure) else self.move_ptp(q, speed_scale, what)
 
     def move_lin(self, T_world_tcp: SE3, speed: float, what: str):
-        try:
-            traj = lin(self.ctx.arm, self.ctx.robot.state().q, T_world_tcp, speed, self.ctx.robot.period, self.ctx.rng)
-        except PlanningError as exc:
-            return Failure(exc.check, f"{what}: {exc}")
-        return self._execute(traj)
+        q0, drv = self.ctx.robot.state().q, self.ctx.robot
+
+        def planner():
+            try:
+                return lin(self.ctx.arm, q0, T_world_tcp, speed, drv.period, self.ctx.rng)
+            except PlanningError as exc:
+                return Failure(exc.check, f"{what}: {exc}")
+
+        traj = self._planned(("lin", T_world_tcp.A.tobytes(), float(speed)), q0, planner)
+        return traj if isinstance(traj, Failure) else self._execute(traj)
 
     def tcp(self) -> SE3:
         return self.ctx.arm.fk(self.ctx.robot.state().q)

@@ -13,8 +13,8 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 from cellctl.control.context import PartBook, RobotContext
-from cellctl.control.machine import Failure
-from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealWeldSource, SteppedClock
+from cellctl.control.machine import Failure, plan_ahead
+from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealSpotGun, IdealWeldSource, SteppedClock
 from cellctl.kinematics.occupancy import Occupancy
 from cellctl.model.program import Program, run_order
 
@@ -61,6 +61,7 @@ def dry_run(program: Program, contexts: dict[str, RobotContext]) -> dict[str, li
     book = PartBook(dict(some.parts.poses), dict(some.parts.urdfs))
     dry, ops = {}, {}
     for name, ctx in contexts.items():
+        plan_ahead(ctx)  # the real run takes the motions planned here, where nothing has changed
         tool = cell.robots[name].tool
         occ = Occupancy(ctx.arm, tool.urdf if tool else None)
         q0 = ctx.robot.state().q
@@ -69,6 +70,7 @@ def dry_run(program: Program, contexts: dict[str, RobotContext]) -> dict[str, li
                             gripper=IdealGripper(name, clock) if ctx.gripper is not None else None,
                             weld=IdealWeldSource(name, clock) if ctx.weld is not None else None,
                             nutrunner=IdealNutrunner(name, clock, ctx.nutrunner.max_torque) if ctx.nutrunner is not None else None,
+                            spot=IdealSpotGun(name, clock, ctx.spot.max_force) if ctx.spot is not None else None,
                             clock=clock, rng=copy.deepcopy(ctx.rng), parts=book, zones=recorder, occupancy=occ)
         ops[name] = recorder.ops
     for task in run_order(program.tasks)[0]:

@@ -12,6 +12,7 @@ from cellctl.control.machine import Failure, TaskMachine
 from cellctl.control.move import MoveMachine
 from cellctl.control.pick import PickMachine
 from cellctl.control.place import PlaceMachine
+from cellctl.control.spot import SpotMachine
 from cellctl.control.weld import WeldMachine
 from cellctl.model.program import Program, Task
 
@@ -33,6 +34,8 @@ class TaskRun:
             return [lambda: WeldMachine.for_task(t, ctx, ev, cell)]
         if t.kind == "fasten":
             return [lambda: FastenMachine.for_task(t, ctx, ev, cell)]
+        if t.kind == "spot":
+            return [lambda: SpotMachine.for_task(t, ctx, ev, cell)]
         grasp = cell.parts[t.part].features[t.grasp].T_owner_feature
         stages = [lambda: PickMachine(t.id, ctx, ev, t.part, grasp, t.approach, t.lin_speed, t.speed_scale)]
         if t.place:

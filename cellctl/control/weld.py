@@ -11,7 +11,7 @@ from spatialmath import SE3
 from cellctl.control.machine import Failure, TaskMachine, ZoneWait
 from cellctl.drivers.base import MotionStatus
 from cellctl.errors import PlanningError
-from cellctl.motion.lin import lin
+from cellctl.motion.lin import circ, lin
 from cellctl.motion.trajectory import concat
 
 
@@ -66,8 +66,10 @@ class WeldMachine(TaskMachine):
     PROCESS_STEPS = (WeldStep.ARC_ON, WeldStep.TRAVERSE)
 
     def __init__(self, task_id, ctx, on_event, seam: str, points: np.ndarray, normal: np.ndarray, speed: float,
-                 work_angle: float, travel_angle: float, approach: float, lin_speed: float, speed_scale: float = 1.0):
+                 work_angle: float, travel_angle: float, approach: float, lin_speed: float, speed_scale: float = 1.0,
+                 arc: bool = False):
         self.seam, self.points, self.normal = seam, np.asarray(points, float), np.asarray(normal, float)
+        self.arc = arc  # the points lie on one arc: traversed as one CIRC, not LIN legs that stop at each point
         self.speed, self.work_angle, self.travel_angle = speed, work_angle, travel_angle
         self.approach, self.lin_speed, self.speed_scale = approach, lin_speed, speed_scale
         self._from = self.points  # the part of the seam still to weld (all of it until an e-stop)
@@ -81,7 +83,7 @@ class WeldMachine(TaskMachine):
         feature = {**cell.fixtures, **cell.parts}[owner].features[name]
         pts = (T_owner.A[:3, :3] @ feature.points.T).T + T_owner.t
         return cls(task.id, ctx, on_event, f"{owner}.{name}", pts, T_owner.A[:3, :3] @ feature.normal, task.weld_speed,
-                   task.work_angle, task.travel_angle, task.approach, task.lin_speed, task.speed_scale)
+                   task.work_angle, task.travel_angle, task.approach, task.lin_speed, task.speed_scale, feature.arc is not None)
 
     def _frames(self) -> list[SE3]:
         return torch_frames(self._from, self.normal, self.work_angle, self.travel_angle)
@@ -97,7 +99,10 @@ class WeldMachine(TaskMachine):
         try:
             touch = lin(self.ctx.arm, q, frames[0], self.lin_speed, self.ctx.robot.period, self.ctx.rng)
             legs, q_end = [], touch.end
-            for T in frames[1:]:
+            if self.arc and len(frames) > 2:
+                legs.append(circ(self.ctx.arm, q_end, frames[len(frames) // 2], frames[-1], self.speed, self.ctx.robot.period,
+                                 self.ctx.rng, slowdown=False))
+            for T in frames[1:] if not legs else []:
                 legs.append(lin(self.ctx.arm, q_end, T, self.speed, self.ctx.robot.period, self.ctx.rng, slowdown=False))
                 q_end = legs[-1].end
         except PlanningError as exc:

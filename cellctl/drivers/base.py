@@ -71,6 +71,14 @@ class NutrunnerState:
     running: bool
 
 
+@dataclass(frozen=True)
+class SpotGunState:
+    t: float
+    opening: float  # m between the electrode tips
+    force: float  # N the electrodes clamp a part with (0 when they are not both on one part)
+    current_on: bool  # weld current flows
+
+
 @runtime_checkable
 class Clock(Protocol):
     def now(self) -> float: ...
@@ -137,7 +145,8 @@ class WeldSourceDriver(Protocol):
 
 @runtime_checkable
 class NutrunnerDriver(Protocol):
-    """A torque-controlled spindle. `run(torque, angle_max)` turns until the torque is reached (DONE) or the
+    """A torque-controlled spindle. `run(torque, angle_max, speed)` turns at `speed` rad/s (fast to run a bolt
+    down, slow for the final tightening so the torque is not overshot) until the torque is reached (DONE) or the
     angle is used up or the spindle stalls below it (FAILED); the state reports the final torque and angle."""
 
     name: str
@@ -145,6 +154,27 @@ class NutrunnerDriver(Protocol):
 
     def state(self) -> NutrunnerState: ...
 
-    def run(self, torque: float, angle_max: float) -> MotionHandle: ...
+    def run(self, torque: float, angle_max: float, speed: float) -> MotionHandle: ...
 
     def stop(self) -> None: ...
+
+
+@runtime_checkable
+class SpotGunDriver(Protocol):
+    """A servo spot-weld gun. `close(force)` is DONE once the electrodes clamp a part with `force` N, FAILED when they
+    close on air or cannot reach the force; `weld(dwell)` lets the current flow for `dwell` s, only while the part is
+    clamped with that force (FAILED otherwise); `open()` is DONE once the gun is fully open."""
+
+    name: str
+    max_force: float  # N, the gun's rated clamp force
+
+    def state(self) -> SpotGunState: ...
+
+    def close(self, force: float) -> MotionHandle: ...
+
+    def weld(self, dwell: float) -> MotionHandle: ...
+
+    def open(self) -> MotionHandle: ...
+
+    def stop(self) -> None:
+        """Current off at once; the electrodes stay where they are (also what an e-stop does)."""

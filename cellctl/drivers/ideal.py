@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cellctl.drivers.base import GripperState, MotionStatus, NutrunnerState, RobotState, WeldState
+from cellctl.drivers.base import GripperState, MotionStatus, NutrunnerState, RobotState, SpotGunState, WeldState
 from cellctl.motion.trajectory import HOLD_RAMP, JointTrajectory, PathClock
 
 
@@ -204,8 +204,9 @@ class IdealNutrunner:
     def state(self) -> NutrunnerState:
         return NutrunnerState(self.clock.t, self.torque, self.angle, self._job is not None)
 
-    def run(self, torque: float, angle_max: float) -> Handle:
+    def run(self, torque: float, angle_max: float, speed: float | None = None) -> Handle:
         self.stop()
+        self.speed = speed or self.speed
         self._snug = self._snug and torque > self.torque
         self.torque = self.angle = 0.0
         self._job = (Handle(), torque, angle_max)
@@ -232,3 +233,70 @@ class IdealNutrunner:
             handle.end(MotionStatus.FAILED, f"torque {self.torque:.1f} N m of {target:.1f} N m after "
                                             f"{np.degrees(self.angle):.0f} deg")
             self._job = None
+
+
+class IdealSpotGun:
+    """Closes and opens in `travel` seconds; clamps with the force asked when `part_between` (else it closes on air),
+    and welds for the dwell asked while clamped."""
+
+    def __init__(self, name: str, clock: SteppedClock, max_force: float = 3000.0, travel: float = 0.1, stroke: float = 0.025):
+        self.name, self.clock, self.max_force, self.travel, self.stroke = name, clock, max_force, travel, stroke
+        self.part_between = True  # injected fault when False: nothing between the electrodes
+        self.opening, self.force, self.current_on = stroke, 0.0, False
+        self.welds: list[tuple[float, float, float]] = []  # (t, force N, dwell s) of each weld made
+        self._job: tuple[Handle, str, float, float] | None = None  # (handle, what, started, force or dwell)
+        clock.attach(self)
+
+    def state(self) -> SpotGunState:
+        return SpotGunState(self.clock.t, self.opening, self.force, self.current_on)
+
+    def close(self, force: float) -> Handle:
+        return self._start("close", force)
+
+    def weld(self, dwell: float) -> Handle:
+        if self.force <= 0:
+            return Handle(MotionStatus.FAILED, "no part clamped between the electrodes")
+        self.current_on = True
+        return self._start("weld", dwell)
+
+    def open(self) -> Handle:
+        self.force = 0.0
+        return self._start("open", 0.0)
+
+    def stop(self) -> None:
+        self.current_on = False
+        if self._job:
+            self._job[0].end(MotionStatus.STOPPED, "stopped")
+        self._job = None
+
+    def _start(self, what: str, value: float) -> Handle:
+        job = self._job
+        self._job = None
+        if job:
+            job[0].end(MotionStatus.STOPPED, "replaced")
+        self._job = (Handle(), what, self.clock.t, value)
+        return self._job[0]
+
+    def step(self, dt: float) -> None:
+        if not self._job:
+            return
+        handle, what, t0, value = self._job
+        if what == "weld":
+            if self.clock.t - t0 >= value - 1e-9:
+                self.current_on = False
+                self.welds.append((t0, self.force, value))
+                handle.end(MotionStatus.DONE)
+                self._job = None
+            return
+        if self.clock.t - t0 < self.travel:
+            return
+        if what == "open":
+            self.opening = self.stroke
+            handle.end(MotionStatus.DONE)
+        elif self.part_between:
+            self.opening, self.force = 0.003, value
+            handle.end(MotionStatus.DONE)
+        else:
+            self.opening = 0.0
+            handle.end(MotionStatus.FAILED, "no part between the electrodes: they closed on air")
+        self._job = None

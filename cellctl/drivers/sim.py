@@ -48,6 +48,8 @@ class SimRobotDriver:
         self._late = 0.0  # s the arm has spent past the trajectory's end without settling
         self._handle: SimMotion | None = None
         self._estopped = False
+        self._next: tuple | None = None  # (s, q, qd) sampled for the end of the last step: where this step starts
+        self._at_end = False
         world.before_step(self._command)
         world.after_step(self._watch)
 
@@ -63,6 +65,7 @@ class SimRobotDriver:
             handle._end(MotionStatus.FAILED, "the robot is e-stopped; reset it first")
             return handle
         self._traj, self._clock, self._late, self._handle = trajectory, PathClock(HOLD_RAMP), 0.0, handle
+        self._next, self._at_end = None, False
         return handle
 
     def hold(self) -> None:
@@ -84,20 +87,29 @@ class SimRobotDriver:
     def _freeze(self, reason: str) -> None:
         """Hold the position measured now, with zero velocity: the servos brake at their force limits."""
         q, _, _ = self.world.joint_state(self.name)
-        self._traj, self._clock = JointTrajectory.hold(q), PathClock(HOLD_RAMP)
+        self._traj, self._clock, self._next, self._at_end = JointTrajectory.hold(q), PathClock(HOLD_RAMP), None, False
         if self._handle is not None:
             self._handle._end(MotionStatus.STOPPED, reason)
         self._handle = None
         self.world.command_joints(self.name, q, np.zeros_like(q), q)
 
     def _command(self, t: float) -> None:
-        if self._traj is not None:
-            # PyBullet's servo closes the position error it sees at the start of a step, so it is given the
-            # reference for now; the reference for the step's end is what the arm should then be at
-            s0 = self._clock.s
-            q, qd = self._traj.sample(s0)
-            s1 = self._clock.advance(self.world.dt)
-            self.world.command_joints(self.name, q, qd * self._clock.rate, self._traj.sample(s1)[0])
+        traj = self._traj
+        if traj is None:
+            return
+        s0 = self._clock.s
+        if s0 >= traj.duration:  # holding the end: commanded once, the servos keep it
+            self._clock.advance(self.world.dt)
+            if not self._at_end:
+                self._at_end = True
+                self.world.command_joints(self.name, traj.end, np.zeros_like(traj.end), traj.end)
+            return
+        # PyBullet's servo closes the position error it sees at the start of a step, so it is given the reference
+        # for now (sampled as the last step's end); the reference for the step's end is what the arm should then be at
+        q, qd = self._next[1:] if self._next is not None and self._next[0] == s0 else traj.sample(s0)
+        s1 = self._clock.advance(self.world.dt)
+        self._next = (s1, *traj.sample(s1))
+        self.world.command_joints(self.name, q, qd * self._clock.rate, self._next[1])
 
     def _watch(self, t: float) -> None:
         h = self._handle

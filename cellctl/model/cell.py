@@ -11,6 +11,7 @@ import numpy as np
 from spatialmath import SE3
 
 from cellctl.model import fields
+from cellctl.model.geometry import arc_points, circle
 from cellctl.model.urdf_info import chain, urdf_info
 from cellctl.model.yamlsource import YDict, YList, check_keys, display_path, load_yaml
 
@@ -26,20 +27,28 @@ class Feature:
     - hole: a bolt hole. T_owner_feature sits at the entry point with z along the bolt's travel (into the
       hole, so a nutrunner's TCP z lines up with it); x is the owner's x made perpendicular to z (the
       owner's y where the axis is within about 25 deg of x); points and normal are None.
+    - spot: a spot weld. T_owner_feature sits on the sheet face the gun's fixed electrode touches, with z = -normal
+      (into the stack, along the electrode approach, so a spot gun's TCP z lines up with it) and x along `edge`
+      (the way to the sheet edge the gun reaches around, its throat) made perpendicular to z; points and normal
+      are None.
     """
 
     name: str
     T_owner_feature: SE3
     kind: str = "frame"
-    points: np.ndarray | None = None  # (N, 3) m, owner frame; seams only
+    points: np.ndarray | None = None  # (N, 3) m, owner frame; seams only (an arc seam: dense points along it)
     normal: np.ndarray | None = None  # unit surface normal, out of the surface, owner frame; seams only
+    arc: np.ndarray | None = None  # (3, 3) m: start, a point on the arc, end; arc seams only
+    bolt: bool = False  # holes only: a bolt stands hand-started in the hole (its head BOLT_HEAD proud of the entry)
+    bolt_tilt: float = 0.0  # rad the bolt leans off the hole axis (a crooked, cross-started bolt); holes only
 
 
 @dataclass
 class Tool:
     """A tool on a robot's flange. T_flange_tcp is the TCP in the tool's mounting frame: between the
     fingertips (gripper), the wire tip with z along the wire out of the torch (weld_torch), the socket
-    mouth with z along the spindle (nutrunner, whose spindle turns about that z)."""
+    mouth with z along the spindle (nutrunner, whose spindle turns about that z), the fixed electrode tip with z
+    along the electrode axis towards the moving electrode (spot_gun)."""
 
     name: str
     kind: str
@@ -47,6 +56,8 @@ class Tool:
     T_flange_tcp: SE3
     max_torque: float | None = None  # N m, rated spindle torque; nutrunners only
     spindle: str | None = None  # name of the spindle joint in the tool URDF; nutrunners only
+    max_force: float | None = None  # N, rated clamp force (the electrode joint's effort); spot guns only
+    electrode: str | None = None  # name of the moving electrode's prismatic joint (its value: the opening); spot guns only
 
 
 @dataclass
@@ -91,15 +102,18 @@ class Cell:
     fixtures: dict[str, Fixture]
     parts: dict[str, Part]
     zones: dict[str, Zone]
+    clearance: float = 0.005  # m every robot (tool and held part included) keeps from what it may not touch
 
     @property
     def shown(self) -> str:
         return display_path(self.file)
 
 
-TOOL_KINDS = ("gripper", "weld_torch", "nutrunner")
-FEATURE_KINDS = ("frame", "seam", "hole")
+TOOL_KINDS = ("gripper", "weld_torch", "nutrunner", "spot_gun")
+FEATURE_KINDS = ("frame", "seam", "hole", "spot")
 FLANGE = "tool0"  # the link of every robot URDF that tools mount on
+ARC_STEP = 0.002  # m between the points an arc seam is checked against (0.01 mm off the arc at 50 mm radius)
+BOLT_HEAD = 0.006  # m: height of a bolt head standing on its hole's entry (where a nutrunner's socket meets it)
 
 
 def _section(doc: YDict, key: str) -> YDict:
@@ -152,14 +166,15 @@ def _frame(origin: np.ndarray, z: np.ndarray, x_hint: np.ndarray) -> SE3:
     return SE3.Rt(np.column_stack([x, np.cross(z, x), z]), origin, check=False)
 
 
-def _seam_points(entry: YDict, what: str) -> np.ndarray:
-    """The seam's points from 'points' (m) or 'points_mm': at least two, consecutive ones over 1 mm apart."""
-    if ("points" in entry) == ("points_mm" in entry):
-        raise entry.error("points_mm" if "points" in entry else None,
-                          f"{what} needs exactly one of 'points' (m) or 'points_mm', like points: [[0, 0, 0], [0.1, 0, 0]]")
-    key = "points" if "points" in entry else "points_mm"
+def _seam_points(entry: YDict, what: str, name: str = "points") -> np.ndarray:
+    """The seam's points from 'points' (m) or 'points_mm' (or 'arc', 'arc_mm'): at least two, consecutive ones
+    over 1 mm apart."""
+    if (name in entry) == (f"{name}_mm" in entry):
+        raise entry.error(f"{name}_mm" if name in entry else None,
+                          f"{what} needs exactly one of '{name}' (m) or '{name}_mm', like {name}: [[0, 0, 0], [0.1, 0, 0]]")
+    key = name if name in entry else f"{name}_mm"
     value = entry[key]
-    like = "[[0, 0, 0], [0.1, 0, 0]]" if key == "points" else "[[0, 0, 0], [100, 0, 0]]"
+    like = "[[0, 0, 0], [0.1, 0, 0]]" if key == name else "[[0, 0, 0], [100, 0, 0]]"
     if not isinstance(value, YList):
         raise entry.error(key, f"'{key}' of {what} must be a list of [x, y, z] points, like {like}")
     for i, p in enumerate(value):
@@ -167,7 +182,7 @@ def _seam_points(entry: YDict, what: str) -> np.ndarray:
             raise value.error(i, f"point {i + 1} of {what} must be [x, y, z] (3 numbers), not {p!r}")
     if len(value) < 2:
         raise entry.error(key, f"{what} has {len(value)} point; a seam needs at least 2, like {like}")
-    points = np.array(value, dtype=float) / (1000.0 if key == "points_mm" else 1.0)
+    points = np.array(value, dtype=float) / (1000.0 if key.endswith("_mm") else 1.0)
     if not np.all(np.isfinite(points)):
         raise entry.error(key, f"'{key}' of {what} must hold finite numbers")
     gaps = np.linalg.norm(np.diff(points, axis=0), axis=1)
@@ -180,24 +195,59 @@ def _seam_points(entry: YDict, what: str) -> np.ndarray:
 
 
 def _seam(entry: YDict, name: str, what: str) -> Feature:
-    """A seam: points along it and the surface normal (default +z); its frame is at the first point, z = -normal."""
-    check_keys(entry, what, ("kind",), ("points", "points_mm", "normal"))
-    points = _seam_points(entry, what)
+    """A seam: points along it (a polyline) or an arc through three points, and the surface normal (default +z);
+    its frame is at the first point, z = -normal."""
+    check_keys(entry, what, ("kind",), ("points", "points_mm", "arc", "arc_mm", "normal"))
+    arc = None
+    if "arc" in entry or "arc_mm" in entry:
+        if "points" in entry or "points_mm" in entry:
+            raise entry.error("points" if "points" in entry else "points_mm", f"{what} has both points and an arc; give one")
+        arc = _seam_points(entry, what, "arc")
+        if len(arc) != 3:
+            raise entry.error("arc" if "arc" in entry else "arc_mm", f"an arc of {what} takes 3 points: start, one on the arc, end")
+        try:
+            points = arc_points(*arc, ARC_STEP)
+        except ValueError as exc:
+            raise entry.error("arc" if "arc" in entry else "arc_mm", f"the arc of {what} is a straight line ({exc}); "
+                                                                     f"use points for a straight seam") from None
+        if abs(circle(*arc)[4]) > np.pi:
+            raise entry.error("arc" if "arc" in entry else "arc_mm", f"the arc of {what} sweeps more than 180 deg; split it "
+                                                                     f"into two seams")
+    else:
+        points = _seam_points(entry, what)
     normal = _unit(entry, "normal", what) if "normal" in entry else np.array([0.0, 0.0, 1.0])
     first = points[1] - points[0]
     if np.linalg.norm(np.cross(first, normal)) < np.sin(np.radians(1.0)) * np.linalg.norm(first):
         raise entry.error("normal" if "normal" in entry else "kind",
                           f"the first segment of {what} runs along its normal {np.round(normal, 3).tolist()}; a seam lies "
                           f"on the surface, so give the normal of the surface it lies on (normal: [x, y, z])")
-    return Feature(name, _frame(points[0], -normal, first), "seam", points, normal)
+    return Feature(name, _frame(points[0], -normal, first), "seam", points, normal, arc=arc)
 
 
 def _hole(entry: YDict, name: str, what: str) -> Feature:
-    """A hole: entry point xyz and the bolt's direction of travel; its frame is at xyz with z = axis."""
-    check_keys(entry, what, ("kind", "xyz", "axis"))
+    """A hole: entry point xyz and the bolt's direction of travel; its frame is at xyz with z = axis. A hole holds a
+    hand-started bolt unless `bolt: false`; `bolt_tilt_deg` leans that bolt off the axis (the twin's fault)."""
+    check_keys(entry, what, ("kind", "xyz", "axis"), ("bolt", "bolt_tilt_deg"))
     z = _unit(entry, "axis", what)
     hint = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    return Feature(name, _frame(fields.vector(entry, "xyz", what), z, hint), "hole")
+    bolt = fields.boolean(entry, "bolt", what) if "bolt" in entry else True
+    tilt = np.radians(fields.number(entry, "bolt_tilt_deg", what)) if "bolt_tilt_deg" in entry else 0.0
+    if not bolt and tilt:
+        raise entry.error("bolt_tilt_deg", f"{what} has no bolt (bolt: false), so it cannot lean; remove 'bolt_tilt_deg'")
+    if not 0 <= tilt < np.pi / 4:
+        raise entry.error("bolt_tilt_deg", f"'bolt_tilt_deg' of {what} must be from 0 to 45 deg")
+    return Feature(name, _frame(fields.vector(entry, "xyz", what), z, hint), "hole", bolt=bolt, bolt_tilt=float(tilt))
+
+
+def _spot(entry: YDict, name: str, what: str) -> Feature:
+    """A spot weld: the point xyz on the sheet face the fixed electrode touches, that face's outward normal, and the
+    direction to the edge the gun reaches around; its frame is at xyz with z = -normal and x towards the edge."""
+    check_keys(entry, what, ("kind", "xyz", "normal", "edge"))
+    normal, edge = _unit(entry, "normal", what), _unit(entry, "edge", what)
+    if abs(np.dot(normal, edge)) > np.cos(np.radians(10.0)):
+        raise entry.error("edge", f"'edge' of {what} runs along its normal {np.round(normal, 3).tolist()}; give the direction "
+                                  f"in the sheet from the spot to the edge the gun reaches around (edge: [x, y, z])")
+    return Feature(name, _frame(fields.vector(entry, "xyz", what), -normal, edge), "spot")
 
 
 def _features(node: YDict, owner: str) -> dict[str, Feature]:
@@ -216,6 +266,8 @@ def _features(node: YDict, owner: str) -> dict[str, Feature]:
             out[str(name)] = _seam(entry, str(name), f"seam '{owner}.{name}'")
         elif kind == "hole":
             out[str(name)] = _hole(entry, str(name), f"hole '{owner}.{name}'")
+        elif kind == "spot":
+            out[str(name)] = _spot(entry, str(name), f"spot '{owner}.{name}'")
         else:
             out[str(name)] = Feature(str(name), fields.pose(entry, f"feature '{owner}.{name}'", also=("kind",)), kind)
     return out
@@ -273,6 +325,34 @@ def _spindle(entry: YDict, name: str, urdf: Path, tcp: SE3) -> str:
     return spindle
 
 
+def _electrode(entry: YDict, name: str, urdf: Path, tcp: SE3) -> tuple[str, float]:
+    """The spot gun's one prismatic joint (the moving electrode) and its effort (the rated clamp force), checked to
+    move along the TCP z axis, through the TCP (the fixed electrode tip)."""
+    moving = urdf_info(urdf).movable
+    if len(moving) != 1 or moving[0].type != "prismatic":
+        raise entry.error("urdf", f"spot_gun '{name}': {entry['urdf']} must have exactly one prismatic joint, the moving "
+                                  f"electrode (it has {_moving(moving)}); use a gun URDF like urdf/tools/spot_gun.urdf")
+    joint = moving[0]
+    if not np.isfinite(joint.effort) or joint.effort <= 0:
+        raise entry.error("urdf", f"spot_gun '{name}': joint '{joint.name}' of {entry['urdf']} needs <limit effort=...> > 0, "
+                                  f"the gun's rated clamp force in N")
+    try:
+        origin, axis = _joint_in_tool(urdf, joint.name)
+    except ValueError:
+        raise entry.error("urdf", f"spot_gun '{name}': {entry['urdf']}: joint '{joint.name}' needs numeric <origin xyz rpy> "
+                                  f"and a non-zero <axis xyz> along its chain")
+    along = tcp.R.T @ axis
+    if along[2] < np.cos(np.radians(1.0)):
+        raise entry.error("tcp", f"spot_gun '{name}': electrode '{joint.name}' of {entry['urdf']} opens along "
+                                 f"{np.round(along, 3).tolist()} in the TCP frame; it must open along the TCP z axis [0, 0, 1] "
+                                 f"(set the tcp rpy_deg so z runs from the fixed electrode towards the moving one)")
+    off = np.linalg.norm(np.cross(tcp.t - origin, axis))
+    if off > 0.001:
+        raise entry.error("tcp", f"spot_gun '{name}': the TCP is {off * 1000:.3g} mm off the axis of electrode '{joint.name}'; "
+                                 f"put the tcp xyz on the electrode axis (the fixed electrode tip)")
+    return joint.name, float(joint.effort)
+
+
 def _tool(section: YDict, name: str) -> Tool:
     """One entry of 'tools': its kind, URDF and TCP, with the URDF's joints checked against the kind."""
     entry = _entry(section, name, "tool")
@@ -295,13 +375,16 @@ def _tool(section: YDict, name: str) -> Tool:
     if kind == "nutrunner":
         torque = fields.number(entry, "max_torque_nm", f"nutrunner '{name}'", positive=True)
         return Tool(name, kind, tool_urdf, tcp, torque, _spindle(entry, name, tool_urdf, tcp))
+    if kind == "spot_gun":
+        electrode, force = _electrode(entry, name, tool_urdf, tcp)
+        return Tool(name, kind, tool_urdf, tcp, max_force=force, electrode=electrode)
     return Tool(name, kind, tool_urdf, tcp)
 
 
 def load_cell(path: Path) -> Cell:
     """Read a cell file (sim/*.yaml) into a Cell; every error names the file, line and fix."""
     doc = load_yaml(path)
-    check_keys(doc, "a cell file", ("cell", "robots"), ("tools", "fixtures", "parts", "zones"))
+    check_keys(doc, "a cell file", ("cell", "robots"), ("tools", "fixtures", "parts", "zones", "clearance_mm"))
 
     tool_section = _section(doc, "tools")
     tools = {name: _tool(tool_section, name) for name in tool_section}
@@ -370,4 +453,5 @@ def load_cell(path: Path) -> Cell:
             raise doc.error(None, f"the name '{n}' is used twice among robots, fixtures and parts; names must be unique")
     if not isinstance(doc["cell"], str):
         raise doc.error("cell", "'cell' must be the cell's name")
-    return Cell(doc["cell"], path.resolve(), robots, tools, fixtures, parts, zones)
+    clearance = fields.number(doc, "clearance_mm", "the cell", positive=True) / 1000 if "clearance_mm" in doc else Cell.clearance
+    return Cell(doc["cell"], path.resolve(), robots, tools, fixtures, parts, zones, clearance)

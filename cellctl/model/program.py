@@ -30,7 +30,9 @@ class Task:
     the seam's direction of travel (x, right-hand rule), then by `travel_angle` about the resulting y, so a
     positive travel angle points the wire ahead (push) and a negative one behind (drag). A fasten runs the
     robot's nutrunner on each of `holes` in turn, to `torque`, the nut turning through between
-    `angle_window[0]` and `angle_window[1]` rad from first contact (snug) to the final torque."""
+    `angle_window[0]` and `angle_window[1]` rad from first contact (snug) to the final torque. A spot task runs the
+    robot's spot gun on each of `spots` in turn: it clamps the sheets with `spot_force` N and lets the weld current
+    flow for `dwell` s."""
 
     id: str
     robot: str
@@ -54,6 +56,9 @@ class Task:
     holes: list[tuple[str, str]] = field(default_factory=list)  # fasten: (fixture or part, hole), in order
     torque: float | None = None  # N m, final tightening torque
     angle_window: tuple[float, float] = (0.0, 4 * np.pi)  # rad, turn from snug to final torque: (min, max)
+    spots: list[tuple[str, str]] = field(default_factory=list)  # spot: (fixture or part, spot), in order
+    dwell: float = 0.3  # s of weld current at each spot
+    spot_force: float | None = None  # N the electrodes clamp with (default: the gun's rated force)
 
 
 @dataclass
@@ -72,10 +77,10 @@ class Program:
 
 TASK_KEYS = ("id", "robot", "after", "pick", "place", "grasp", "move", "weld", "speed_mm_s", "work_angle_deg",
              "travel_angle_deg", "fasten", "torque_nm", "angle_window_deg", "approach_mm", "lin_speed_mm_s", "speed_pct",
-             "motion", "via", "blend")
-ACTIONS = ("pick", "move", "weld", "fasten")
+             "motion", "via", "blend", "spot", "dwell_s", "force_n")
+ACTIONS = ("pick", "move", "weld", "fasten", "spot")
 ACTION_OF = {"speed_mm_s": "weld", "work_angle_deg": "weld", "travel_angle_deg": "weld",
-             "torque_nm": "fasten", "angle_window_deg": "fasten"}  # keys that only one kind of task takes
+             "torque_nm": "fasten", "angle_window_deg": "fasten", "dwell_s": "spot", "force_n": "spot"}  # keys that only one kind of task takes
 
 
 def _known(names, what: str) -> str:
@@ -146,7 +151,8 @@ def _of_kind(cell: Cell, kind: str) -> list[str]:
 
 def _kind_feature(value, cell: Cell, what: str, key: str, kind: str, error) -> tuple[str, str]:
     """An OWNER.FEATURE reference that must name a feature of this kind (seam, hole)."""
-    owner, name = _feature_ref(value, cell, what, key, f"panel.{'hinge_seam' if kind == 'seam' else 'bolt_1'}", error)
+    like = {"seam": "hinge_seam", "hole": "bolt_1", "spot": "spot_1"}[kind]
+    owner, name = _feature_ref(value, cell, what, key, f"panel.{like}", error)
     actual = {**cell.fixtures, **cell.parts}[owner].features[name].kind
     if actual != kind:
         raise error(f"'{key}' of {what} names '{owner}.{name}', which is a {actual} feature, not a {kind}; "
@@ -204,6 +210,31 @@ def _fasten(entry: YDict, cell: Cell, task: Task, what: str) -> None:
         task.angle_window = (float(np.radians(lo)), float(np.radians(hi)))
 
 
+def _spot(entry: YDict, cell: Cell, task: Task, what: str) -> None:
+    """Fill a spot task: the spots in order, the weld time and the clamp force (at most the gun's rating)."""
+    _require_tool(entry, cell, task.robot, what, "spot-welds", "spot_gun")
+    task.kind = "spot"
+    value = entry["spot"]
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(value, (str, YList)) or not items:
+        raise entry.error("spot", f"'spot' of {what} must be a spot or a non-empty list of spots, like [panel.spot_1, panel.spot_2]")
+    for i, item in enumerate(items):
+        error = (lambda m: entry.error("spot", m)) if isinstance(value, str) else (lambda m, i=i: items.error(i, m))
+        spot = _kind_feature(item, cell, what, "spot", "spot", error)
+        if spot in task.spots:
+            raise error(f"'spot' of {what} names {spot[0]}.{spot[1]} twice; weld each spot once")
+        task.spots.append(spot)
+    if "dwell_s" in entry:
+        task.dwell = fields.number(entry, "dwell_s", what, positive=True)
+    gun = cell.robots[task.robot].tool
+    task.spot_force = gun.max_force
+    if "force_n" in entry:
+        task.spot_force = fields.number(entry, "force_n", what, positive=True)
+        if task.spot_force > gun.max_force:
+            raise entry.error("force_n", f"'force_n' of {what} is {task.spot_force:g} N, above the {gun.max_force:g} N that spot gun "
+                                         f"'{gun.name}' is rated for; clamp with at most {gun.max_force:g} N (or use a stronger gun)")
+
+
 def _task(entry: YDict, cell: Cell, index: int) -> Task:
     check_keys(entry, f"task {index + 1}", ("id", "robot"), TASK_KEYS[2:])
     tid = entry["id"]
@@ -218,7 +249,7 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
     kinds = [k for k in ACTIONS if k in entry]
     if len(kinds) != 1:
         raise entry.error(None, f"{what} must say what to do with exactly one of 'pick' (with optional 'place'), 'move', "
-                                f"'weld' or 'fasten'")
+                                f"'weld', 'fasten' or 'spot'")
     for key, action in ACTION_OF.items():
         if key in entry and action not in entry:
             hint = "; the speed of straight-line moves is lin_speed_mm_s" if key == "speed_mm_s" else ""
@@ -256,6 +287,8 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
         _weld(entry, cell, task, what)
     elif "fasten" in entry:
         _fasten(entry, cell, task, what)
+    elif "spot" in entry:
+        _spot(entry, cell, task, what)
     else:
         task.move = _targets(entry, "move", cell, robot, what)
         _motion(entry, task, what)

@@ -13,6 +13,7 @@ from spatialmath import SE3
 
 from cellctl.errors import PlanningError
 from cellctl.kinematics.arm import Arm
+from cellctl.model.geometry import circle
 from cellctl.motion.ptp import ruckig_profile, sample_profile
 from cellctl.motion.trajectory import JointTrajectory
 
@@ -54,33 +55,16 @@ def circ(arm: Arm, q0: np.ndarray, T_via: SE3, T_goal: SE3, speed: float, dt: fl
     q0 = np.asarray(q0, float)
     A0, A1 = arm.fk(q0).A, SE3(T_goal).A
     p0, p1, p2 = A0[:3, 3], SE3(T_via).t, A1[:3, 3]
-    centre, radius, u, v, sweep = _circle(p0, p1, p2)
+    try:
+        centre, radius, u, v, sweep = circle(p0, p1, p2)
+    except ValueError:
+        raise PlanningError("CIRC needs three points not on one line: the via point lies on the line from start to goal; use LIN") from None
 
     def positions(s: np.ndarray) -> np.ndarray:
         a = s * sweep
         return centre + radius * (np.cos(a)[:, None] * u + np.sin(a)[:, None] * v)
 
     return _cartesian(arm, q0, A0, A1, positions, radius * sweep, speed, dt, rng, slowdown, "CIRC")
-
-
-def _circle(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, float]:
-    """The circle through three points: centre, radius, in-plane axes u (towards p0) and v, and the angle swept
-    from p0 through p1 to p2."""
-    a, b = p1 - p0, p2 - p0
-    n = np.cross(a, b)
-    nn = float(n @ n)
-    if nn < 1e-12 * max(float(a @ a) * float(b @ b), 1e-12):
-        raise PlanningError("CIRC needs three points not on one line: the via point lies on the line from start to goal; use LIN")
-    centre = p0 + (np.cross(n, a) * float(b @ b) + np.cross(b, n) * float(a @ a)) / (2 * nn)
-    radius = float(np.linalg.norm(p0 - centre))
-    u = (p0 - centre) / radius
-    v = np.cross(n / np.sqrt(nn), u)
-
-    def angle(p: np.ndarray) -> float:
-        d = p - centre
-        return float(np.arctan2(d @ v, d @ u)) % (2 * np.pi)
-
-    return centre, radius, u, v, angle(p2) if angle(p1) <= angle(p2) else angle(p2) - 2 * np.pi
 
 
 def _cartesian(arm: Arm, q0: np.ndarray, A0: np.ndarray, A1: np.ndarray, positions: Callable[[np.ndarray], np.ndarray],

@@ -41,6 +41,17 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class Proximity:
+    """One pair closer than the trace's clearance cap at one step: a robot's link (tool included) or a held part,
+    and something else; the shortest distance between them (m, negative when penetrating)."""
+
+    t: float
+    a: str  # "robot/link" or a held part
+    b: str
+    distance: float  # m
+
+
+@dataclass(frozen=True)
 class Attachment:
     t: float
     action: str  # "attach" | "detach"
@@ -65,6 +76,11 @@ class Trace:
     zone_changes: list = field(default_factory=list)  # (t, zone, robots inside): whenever who is inside changes
     arcs: list = field(default_factory=list)  # (t, robot, established): whenever a robot's arc starts or stops
     fastenings: list = field(default_factory=list)  # dicts: robot, t_s, torque_nm, angle_deg, hole (at each run's end)
+    spots: list = field(default_factory=list)  # dicts: robot, t_s, spot, force_n, dwell_s, welded, ... (at each weld's end)
+    spindles: dict = field(default_factory=dict)  # robot -> [(t, angle rad since the run began, torque N m)] while running
+    holes_off_owner: dict = field(default_factory=dict)  # OWNER.HOLE -> why the cell's hole is not on its owner
+    clearance_cap: float = 0.0  # m: pairs farther apart than this are not in `proximities` (0: not measured)
+    proximities: list = field(default_factory=list)  # Proximity, per step, for robots and held parts near anything
 
     def index_at(self, t: float) -> int:
         """Index of the last recorded step at or before t."""

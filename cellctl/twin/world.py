@@ -16,6 +16,7 @@ from cellctl.errors import ProgramError
 from cellctl.kinematics.arm import Arm
 from cellctl.model.cell import FLANGE, Cell
 from cellctl.twin.assembly import robot_with_tool
+from cellctl.twin.bolts import Bolts
 from cellctl.twin.poses import matrix_from_pb, pb_from_se3, se3_from_pb
 from cellctl.twin.trace import Attachment, Contact, RobotTrace, Trace
 
@@ -24,7 +25,10 @@ POSITION_GAIN = 0.6  # PyBullet motor gains of the simulated joint servos
 VELOCITY_GAIN = 1.0
 FINGER_FRICTION = 1.2
 PART_FRICTION = 0.8
+PAD_RADIUS = 0.01  # m: the lever of a finger pad's friction against a held part turning in the jaws
 TOUCH = 1e-4  # m: bodies closer than this touch (the same threshold for grasps and for collisions)
+SPINDLE_INERTIA = 0.02  # kg m^2: a geared nutrunner drive's rotor as the spindle sees it
+ROBOT_SPEED_MAX = 15.0  # m/s no point of a robot or its held part moves faster (arms reach a few m/s at most)
 LAYOUT_TOL = 2e-3  # m: bodies laid out overlapping by more than this are a fault of the cell (margins are ~1 mm)
 
 
@@ -45,12 +49,32 @@ class SimRobot:
     qd_cmd: np.ndarray | None = None
     q_expected: np.ndarray | None = None
     finger_cmd: float | None = None
-    attachment: tuple[str, int] | None = None  # (part, constraint id)
+    finger_press: float | None = None  # N a spot gun's electrode presses with (force control); None: position control
+    attachment: tuple[str, tuple[int, int]] | None = None  # (part, (hold, twist) constraint ids)
     tool_links: list[int] = field(default_factory=list)
     spindle: int | None = None  # a nutrunner's spindle joint
-    spindle_speed: float = 0.0  # rad/s commanded
+    spindle_torque: float = 0.0  # N m on the spindle joint this step (its drive's torque less the bolt's resistance)
     spindle_effort: float = 0.0  # N m the spindle motor can give
     T_flange_tcp: np.ndarray = field(default_factory=lambda: np.eye(4))
+    read: list[int] = field(default_factory=list)  # joints read in one call each step: arm, fingers, spindle
+    motor: dict = field(default_factory=dict)  # the arm servos' fixed settings (forces, gains)
+    sent: tuple = ((), ())  # the arm and finger commands last sent (PyBullet's position motors keep them until changed)
+
+
+@dataclass
+class Snapshot:
+    """What the world looked like after the last step, read once: per robot its joints (see World._joints_now) and
+    TCP, per part its pose."""
+
+    joints: dict
+    tcp: dict
+    parts: dict
+
+
+def _frozen(values) -> np.ndarray:
+    a = np.array(values, float)
+    a.flags.writeable = False
+    return a
 
 
 class World:
@@ -71,6 +95,12 @@ class World:
         self.ids: dict[str, int] = {}
         self.robots: dict[str, SimRobot] = {}
         self._com_inv: dict[str, np.ndarray] = {}  # part -> T_com_urdf (PyBullet reports bases at the COM)
+        # the state read once after each step (joints, TCPs, parts); reads between steps come from it, since only
+        # a step changes the live world. Off until the first step: a never-stepped world (the planning scene)
+        # moves its bodies by hand and always reads PyBullet.
+        self._snap: Snapshot | None = None
+        self._link_names: dict[tuple[int, int], str] = {}  # (body, link) -> "body/link"
+        self._pair_names: dict[tuple, tuple[str, str]] = {}  # a contact's (body, body, link, link) -> sorted names
         c = self.client
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
         pb.setTimeStep(dt, physicsClientId=c)
@@ -80,7 +110,7 @@ class World:
         except BaseException:
             self.close()
             raise
-        self.trace = Trace(dt, bodies=dict(self.kinds))
+        self.trace = Trace(dt, bodies=dict(self.kinds), holes_off_owner=dict(self.bolts.off_owner))
         for name, r in self.robots.items():
             self.trace.mounts[name] = self._links[r.body][-1]
             self.trace.tool_links[name] = sorted(self._links[r.body][j] for j in r.tool_links)
@@ -110,22 +140,35 @@ class World:
 
     def zone_occupants(self, zone: str) -> tuple[str, ...]:
         """The robots whose links, tool or held part are inside the zone now."""
-        c, body = self.client, self._zones[zone]
-        inside = []
-        for name, r in self.robots.items():
-            bodies = [r.body] + ([self.ids[r.attachment[0]]] if r.attachment else [])
-            if any(pb.getClosestPoints(body, b, 0.0, physicsClientId=c) for b in bodies):
-                inside.append(name)
-        return tuple(inside)
+        return self._occupancy()[zone]
 
-    def command_spindle(self, robot: str, speed: float) -> None:
-        self.robots[robot].spindle_speed = float(speed)
+    def _occupancy(self) -> dict[str, tuple[str, ...]]:
+        """Per zone, the robots inside it now: measured exactly for the robots (and held parts) PyBullet's broadphase
+        finds near the zone. Its boxes are those of the last step's start (grown by the contact threshold), so the
+        zone is grown by as far as a robot can move in a step."""
+        c, reach, out, owner = self.client, ROBOT_SPEED_MAX * self.dt, {}, {}
+        for name, r in self.robots.items():
+            owner[r.body] = name
+            if r.attachment:
+                owner[self.ids[r.attachment[0]]] = name
+        for zone, body in self._zones.items():
+            z, inside = self.cell.zones[zone], set()
+            near = pb.getOverlappingObjects(list(z.lo - reach), list(z.hi + reach), physicsClientId=c) or ()
+            for b, link in reversed(near):  # a robot's last links first: its tool end is likeliest inside
+                name = owner.get(b)
+                if name is not None and name not in inside and \
+                        pb.getClosestPoints(body, b, 0.0, linkIndexB=link, physicsClientId=c):
+                    inside.add(name)
+            out[zone] = tuple(name for name in self.robots if name in inside)
+        return out
+
+    def command_spindle(self, robot: str, torque: float) -> None:
+        """Net torque (N m) on the spindle joint for the next step; the joint's motion is simulated from it."""
+        self.robots[robot].spindle_torque = float(torque)
 
     def spindle_state(self, robot: str) -> tuple[float, float]:
         """The spindle's angle (rad) and speed (rad/s)."""
-        r = self.robots[robot]
-        s = pb.getJointState(r.body, r.spindle, physicsClientId=self.client)
-        return float(s[0]), float(s[1])
+        return self._joints_now(robot)[5]
 
     def ray_to_work(self, robot: str, back: float, reach: float) -> tuple[str, float] | None:
         """Along the TCP's z axis, from `back` m behind the TCP to `reach` m beyond it: the first fixture or part
@@ -173,6 +216,7 @@ class World:
             # a table creeps about 2 deg a minute in PyBullet, enough to fail a long cycle's grasp or placement
             pb.changeDynamics(body, -1, lateralFriction=PART_FRICTION, spinningFriction=0.002, rollingFriction=1e-4,
                               frictionAnchor=1, physicsClientId=c)
+        self.bolts = Bolts(self)
         for name, robot in self.cell.robots.items():
             self._build_robot(name, robot)
 
@@ -198,11 +242,16 @@ class World:
             if info[2] == pb.JOINT_REVOLUTE and j not in sim.joints and parent == sim.flange:
                 sim.spindle, sim.spindle_effort = j, float(info[10])
                 pb.setJointMotorControl2(body, j, pb.VELOCITY_CONTROL, targetVelocity=0, force=0, physicsClientId=c)
+                # the drive's rotor inertia, reflected through the gearbox, dominates the socket's own
+                pb.changeDynamics(body, j, localInertiaDiagonal=[SPINDLE_INERTIA] * 3, physicsClientId=c)
             if info[2] == pb.JOINT_PRISMATIC and j not in sim.joints:
                 sim.fingers.append(j)
                 sim.finger_effort, sim.finger_speed, sim.finger_open = float(info[10]), float(info[11]), float(info[9])
                 pb.changeDynamics(body, j, lateralFriction=FINGER_FRICTION, physicsClientId=c)
         self._ignore_neighbours(sim)
+        sim.read = sim.joints + sim.fingers + ([sim.spindle] if sim.spindle is not None else [])
+        n = len(sim.joints)
+        sim.motor = dict(forces=list(arm.limits.effort), positionGains=[POSITION_GAIN] * n, velocityGains=[VELOCITY_GAIN] * n)
         for j, q in zip(sim.joints, robot.home):
             pb.resetJointState(body, j, float(q), physicsClientId=c)
         for j in sim.fingers:
@@ -244,6 +293,8 @@ class World:
             for b in names[i + 1:] + ["floor"]:
                 if b == "floor" and self.kinds[a] == "fixture":
                     continue  # fixtures stand on (or are set into) the floor
+                if "bolt" in (self.kinds[a], self.kinds[b]) and (a.startswith(b + ".") or b.startswith(a + ".")):
+                    continue  # a bolt stands in its owner's hole
                 pts = pb.getClosestPoints(self.ids[a], self.ids[b], 0.0, physicsClientId=self.client)
                 deep = [p for p in pts if p[8] < -LAYOUT_TOL]
                 if deep:
@@ -263,6 +314,7 @@ class World:
         for fn in self._before:
             fn(self.t)
         self._apply_commands()
+        self._snap = None
         pb.stepSimulation(physicsClientId=self.client)
         self.steps += 1
         self.t = round(self.steps * self.dt, 9)  # counted, not summed: no drift over long cycles
@@ -271,18 +323,25 @@ class World:
             fn(self.t)
 
     def _apply_commands(self) -> None:
+        """Send the servo targets that changed (position motors keep theirs); torques every step (PyBullet clears
+        applied torques after each step)."""
         c = self.client
         for r in self.robots.values():
-            pb.setJointMotorControlArray(r.body, r.joints, pb.POSITION_CONTROL, targetPositions=list(r.q_cmd),
-                                         targetVelocities=list(r.qd_cmd),
-                                         forces=list(r.arm.limits.effort), positionGains=[POSITION_GAIN] * len(r.joints),
-                                         velocityGains=[VELOCITY_GAIN] * len(r.joints), physicsClientId=c)
-            for j in r.fingers:
+            arm = (r.q_cmd.tobytes(), r.qd_cmd.tobytes())
+            fingers = (r.finger_cmd, r.finger_effort, r.finger_speed, r.finger_press)
+            if arm != r.sent[0]:
+                pb.setJointMotorControlArray(r.body, r.joints, pb.POSITION_CONTROL, targetPositions=r.q_cmd.tolist(),
+                                             targetVelocities=r.qd_cmd.tolist(), physicsClientId=c, **r.motor)
+            for j in r.fingers if fingers != r.sent[1] or r.finger_press is not None else ():  # a press: every step
+                if r.finger_press is not None:  # force control: the servo motor off, its force on the joint (closing)
+                    pb.setJointMotorControl2(r.body, j, pb.VELOCITY_CONTROL, targetVelocity=0, force=0, physicsClientId=c)
+                    pb.setJointMotorControl2(r.body, j, pb.TORQUE_CONTROL, force=-r.finger_press, physicsClientId=c)
+                    continue
                 pb.setJointMotorControl2(r.body, j, pb.POSITION_CONTROL, targetPosition=r.finger_cmd, force=r.finger_effort,
                                          maxVelocity=r.finger_speed, physicsClientId=c)
+            r.sent = (arm, fingers)
             if r.spindle is not None:
-                pb.setJointMotorControl2(r.body, r.spindle, pb.VELOCITY_CONTROL, targetVelocity=r.spindle_speed,
-                                         force=r.spindle_effort, physicsClientId=c)
+                pb.setJointMotorControl2(r.body, r.spindle, pb.TORQUE_CONTROL, force=r.spindle_torque, physicsClientId=c)
 
     # ------------------------------------------------------------------ commands (used by the sim drivers)
     def command_joints(self, robot: str, q: np.ndarray, qd: np.ndarray, q_expected: np.ndarray | None = None) -> None:
@@ -296,28 +355,63 @@ class World:
         """Drive every finger joint to `opening` (its joint value, m), at the finger's force and speed limits."""
         self.robots[robot].finger_cmd = float(opening)
 
-    # ------------------------------------------------------------------ reading the world
-    def joint_state(self, robot: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def command_electrode(self, robot: str, opening: float, force: float) -> None:
+        """Drive a spot gun's moving electrode (its one prismatic joint, kept as the robot's finger) to `opening` (m),
+        pressing with at most `force` N (the servo's force limit: the clamp force once the electrodes meet the sheet)."""
         r = self.robots[robot]
-        states = pb.getJointStates(r.body, r.joints, physicsClientId=self.client)
-        return (np.array([s[0] for s in states]), np.array([s[1] for s in states]), np.array([s[3] for s in states]))
+        r.finger_cmd, r.finger_effort, r.finger_press = float(opening), float(force), None
+
+    def press_electrode(self, robot: str, force: float) -> None:
+        """Press a spot gun's moving electrode closed with exactly `force` N (force control, as a servo gun clamps once
+        both electrodes are on the sheet); command_electrode returns it to position control."""
+        self.robots[robot].finger_press = float(force)
+
+    # ------------------------------------------------------------------ reading the world
+    def _joints_now(self, robot: str) -> tuple:
+        """(q, qd, tau, finger positions, finger speeds, spindle (angle, speed) or None) in one call, or from this
+        step's snapshot; read-only arrays, as they go into the trace (the public readers hand out copies)."""
+        if self._snap is not None:
+            return self._snap.joints[robot]
+        r = self.robots[robot]
+        states = pb.getJointStates(r.body, r.read, physicsClientId=self.client)
+        pos, vel = _frozen([s[0] for s in states]), _frozen([s[1] for s in states])
+        n, f = len(r.joints), len(r.joints) + len(r.fingers)
+        spindle = (float(pos[f]), float(vel[f])) if r.spindle is not None else None
+        return pos[:n], vel[:n], _frozen([s[3] for s in states[:n]]), pos[n:f], vel[n:f], spindle
+
+    def joint_state(self, robot: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(a.copy() for a in self._joints_now(robot)[:3])
 
     def finger_state(self, robot: str) -> tuple[np.ndarray, np.ndarray]:
-        r = self.robots[robot]
-        states = pb.getJointStates(r.body, r.fingers, physicsClientId=self.client)
-        return np.array([s[0] for s in states]), np.array([s[1] for s in states])
+        return tuple(a.copy() for a in self._joints_now(robot)[3:5])
 
     def link_matrix(self, robot: str, link: int) -> np.ndarray:
         state = pb.getLinkState(self.robots[robot].body, link, computeForwardKinematics=True, physicsClientId=self.client)
         return matrix_from_pb(state[4], state[5])
 
     def tcp_matrix(self, robot: str) -> np.ndarray:
-        r = self.robots[robot]
-        return self.link_matrix(robot, r.flange) @ r.T_flange_tcp
+        """World pose (4x4) of the robot's TCP now."""
+        return self._tcp_now(robot).copy()
 
     def part_matrix(self, part: str) -> np.ndarray:
+        """World pose (4x4) of a part's URDF frame now."""
+        return self._part_now(part).copy()
+
+    def _tcp_now(self, robot: str) -> np.ndarray:
+        if self._snap is not None:
+            return self._snap.tcp[robot]
+        r = self.robots[robot]
+        T = self.link_matrix(robot, r.flange) @ r.T_flange_tcp
+        T.flags.writeable = False
+        return T
+
+    def _part_now(self, part: str) -> np.ndarray:
+        if self._snap is not None:
+            return self._snap.parts[part]
         pos, orn = pb.getBasePositionAndOrientation(self.ids[part], physicsClientId=self.client)
-        return matrix_from_pb(pos, orn) @ self._com_inv[part]
+        T = matrix_from_pb(pos, orn) @ self._com_inv[part]
+        T.flags.writeable = False
+        return T
 
     def tcp_pose(self, robot: str) -> SE3:
         """World pose of the robot's TCP, as simulated."""
@@ -341,6 +435,17 @@ class World:
         touched = self.finger_contacts(robot)
         return set.intersection(*touched) if touched else set()
 
+    def tool_contacts(self, robot: str) -> list[tuple[str, str, np.ndarray, float]]:
+        """Every contact of the robot's tool with a part or fixture now: (tool link, body, world point on the tool,
+        normal force in N)."""
+        r, out = self.robots[robot], []
+        tool = set(r.tool_links)
+        for p in pb.getContactPoints(bodyA=r.body, physicsClientId=self.client):
+            body = self._names.get(p[2], "")
+            if p[3] in tool and self.kinds.get(body) in ("part", "fixture") and p[8] < TOUCH:
+                out.append((self._links[r.body][p[3]], body, np.array(p[5]), float(p[9])))
+        return out
+
     def distance(self, a: str, b: str, within: float = 1.0) -> tuple[float, str, str] | None:
         """Shortest distance (m, negative when penetrating) between two bodies and the links it is between,
         or None when they are farther apart than `within`."""
@@ -351,19 +456,26 @@ class World:
         return float(p[8]), self._name(p[1], p[3]), self._name(p[2], p[4])
 
     def attach(self, robot: str, part: str) -> None:
-        """Hold part rigidly in the gripper (a fixed constraint at its current relative pose)."""
+        """Hold part in the gripper as its jaws would: at the TCP up to the jaws' friction force (a weak grip lets
+        a heavy part slide), and against turning only up to the pads' friction moment (a part gripped far from its
+        centre of mass swings out of line)."""
         c, r = self.client, self.robots[robot]
         link = pb.getLinkState(r.body, r.flange, physicsClientId=c)
         T_world_link = se3_from_pb(link[0], link[1])  # the constraint frames are the links' inertial frames
         pos, orn = pb.getBasePositionAndOrientation(self.ids[part], physicsClientId=c)
-        T_link_part = T_world_link.inv() * se3_from_pb(pos, orn)
+        T_world_com = se3_from_pb(pos, orn)
+        T_link_part = T_world_link.inv() * T_world_com
         ppos, porn = pb_from_se3(T_link_part)
-        cid = pb.createConstraint(r.body, r.flange, self.ids[part], -1, pb.JOINT_FIXED, [0, 0, 0], ppos, [0, 0, 0],
-                                  parentFrameOrientation=porn, physicsClientId=c)
-        # the hold is only as strong as the jaws' friction: a weak gripper lets a heavy part slip
+        tcp = self.tcp_matrix(robot)[:3, 3]
+        hold = pb.createConstraint(r.body, r.flange, self.ids[part], -1, pb.JOINT_POINT2POINT, [0, 0, 0],
+                                   list(np.ravel(T_world_link.inv() * tcp)), list(np.ravel(T_world_com.inv() * tcp)), physicsClientId=c)
+        twist = pb.createConstraint(r.body, r.flange, self.ids[part], -1, pb.JOINT_FIXED, [0, 0, 0], ppos, [0, 0, 0],
+                                    parentFrameOrientation=porn, physicsClientId=c)
         mu = FINGER_FRICTION * pb.getDynamicsInfo(self.ids[part], -1, physicsClientId=c)[1]
-        pb.changeConstraint(cid, maxForce=mu * len(r.fingers) * r.finger_effort, physicsClientId=c)
-        r.attachment = (part, cid)
+        grip = mu * len(r.fingers) * r.finger_effort  # N: the jaws' friction
+        pb.changeConstraint(hold, maxForce=grip, physicsClientId=c)
+        pb.changeConstraint(twist, maxForce=grip * PAD_RADIUS, physicsClientId=c)  # N m: the pads' friction moment
+        r.attachment = (part, (hold, twist))
         self.trace.attachments.append(Attachment(self.t, "attach", robot, part, self._grip_depths(robot, part)))
 
     def _grip_depths(self, robot: str, part: str) -> tuple:
@@ -391,8 +503,9 @@ class World:
     def detach(self, robot: str) -> None:
         r = self.robots[robot]
         if r.attachment is not None:
-            part, cid = r.attachment
-            pb.removeConstraint(cid, physicsClientId=self.client)
+            part, cids = r.attachment
+            for cid in cids:
+                pb.removeConstraint(cid, physicsClientId=self.client)
             r.attachment = None
             self.trace.attachments.append(Attachment(self.t, "detach", robot, part))
 
@@ -402,27 +515,36 @@ class World:
 
     # ------------------------------------------------------------------ recording
     def _name(self, body: int, link: int) -> str:
-        name = self._names[body]
-        if self.kinds[name] == "robot":
-            return f"{name}/{self._links[body][link]}"
-        return name if link == -1 else f"{name}/{self._links[body][link]}"
+        key = (body, link)
+        name = self._link_names.get(key)
+        if name is None:
+            name = self._names[body]
+            if self.kinds[name] == "robot" or link != -1:
+                name = f"{name}/{self._links[body][link]}"
+            self._link_names[key] = name
+        return name
 
     def _record(self) -> None:
+        """Read the world once after a step (the snapshot every reader uses until the next step) and record it."""
+        snap = Snapshot({name: self._joints_now(name) for name in self.robots},
+                        {name: self._tcp_now(name) for name in self.robots},
+                        {name: self._part_now(name) for name in self.cell.parts})
+        if self.steps:
+            self._snap = snap
         tr = self.trace
         tr.t.append(self.t)
         for name, r in self.robots.items():
-            q, qd, tau = self.joint_state(name)
+            q, qd, tau, fingers, _, _ = snap.joints[name]
             rt = tr.robots[name]
             rt.q.append(q)
             rt.qd.append(qd)
             rt.tau.append(tau)
             rt.q_cmd.append(r.q_expected.copy())
-            rt.tcp.append(self.tcp_matrix(name))
-            rt.fingers.append(self.finger_state(name)[0] if r.fingers else np.zeros(0))
+            rt.tcp.append(snap.tcp[name])
+            rt.fingers.append(fingers)
         for name in self.cell.parts:
-            tr.parts[name].append(self.part_matrix(name))
-        for zone in self._zones:
-            now = self.zone_occupants(zone)
+            tr.parts[name].append(snap.parts[name])
+        for zone, now in (self._occupancy() if self._zones else {}).items():
             if now != self._occupants.get(zone, ()):
                 tr.zone_changes.append((self.t, zone, now))
                 self._occupants[zone] = now
@@ -431,12 +553,12 @@ class World:
             depth = -p[8]
             if p[8] >= TOUCH:
                 continue
-            a, b = self._name(p[1], p[3]), self._name(p[2], p[4])
-            if a > b:
-                a, b = b, a
-            acc = pairs.get((a, b))
+            key = self._pair_names.get(p[1:5])
+            if key is None:
+                key = self._pair_names[p[1:5]] = tuple(sorted((self._name(p[1], p[3]), self._name(p[2], p[4]))))
+            acc = pairs.get(key)
             if acc is None:
-                acc = pairs[(a, b)] = [0.0, 0.0, tuple(round(x, 4) for x in p[5])]
+                acc = pairs[key] = [0.0, 0.0, tuple(round(x, 4) for x in p[5])]
             acc[0] = max(acc[0], depth)
             acc[1] += p[9]
         for (a, b), (depth, force, where) in sorted(pairs.items()):

@@ -11,8 +11,8 @@ __all__ = ["CheckResult", "Report", "build_report"]
 
 # Failed checks are listed by the time of their first finding; at the same time, in this order: what
 # breaks hardware first, consequences last.
-SEVERITY = ["collision", "interlocks", "reach", "joint_limits", "grasp", "placement", "weld", "fasten", "velocity_limits",
-            "tracking", "cycle_time", "completion"]
+SEVERITY = ["collision", "interlocks", "reach", "joint_limits", "velocity_limits", "effort_limits", "clearance", "grasp",
+            "placement", "weld", "fasten", "tracking", "cycle_time", "completion"]
 
 
 def _first_time(check: CheckResult, ends: dict) -> float:

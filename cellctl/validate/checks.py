@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cellctl.twin.trace import SimResult
+from cellctl.validate.clearance import check_clearance
 from cellctl.validate.collision import check_collision
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
@@ -12,9 +13,12 @@ from cellctl.validate.timeline import Timeline
 JOINT_LIMIT_TOL = 1e-3  # rad
 VELOCITY_TOL = 1.05  # simulated speed may exceed the limit by 5 % (servo overshoot) before it counts
 TRACKING_TOL = 0.01  # rad between commanded and simulated joint position
+EFFORT_SATURATION = 0.99  # fraction of the rated torque at which a motor has nothing left to give
+EFFORT_SATURATED_S = 0.025  # s at the limit beyond which it is no transient: the joint needed more than it has
 PLACE_TOL_M = 0.003
 PLACE_TOL_RAD = np.radians(2.0)
 GRASP_SLIP_M = 0.002  # how far a held part may move relative to the TCP
+GRASP_TURN_RAD = np.radians(2.0)  # how far it may turn relative to the TCP (beyond it, it cannot be placed within tolerance)
 GRASP_WINDOW = 0.05  # s before the grasp is verified in which finger contacts count
 MIN_GRIP_DEPTH = 0.005  # m of finger pad on the part, along the approach axis: less is a grasp that would drop it
 
@@ -77,7 +81,7 @@ def check_velocity_limits(result: SimResult) -> CheckResult:
     for f in findings:
         f.pop("step")
         f["percent_of_limit"] = round(100 * f.pop("value"), 1)
-    return _verdict("velocity_limits", findings,
+    return _verdict("velocity_limits", findings + _task_failures(result, "velocity_limits"),
                     lambda f: f"{f['robot']} {f['joint']} ran at {f['percent_of_limit']} % of its speed limit at t={f['t_s']} s",
                     f"peak joint speed {100 * worst:.0f} % of its limit")
 
@@ -90,6 +94,43 @@ def check_tracking(result: SimResult) -> CheckResult:
     return _verdict("tracking", findings + _task_failures(result, "tracking"),
                     lambda f: f"{f['robot']} {f['joint']} was {f['error_deg']} deg from its command at t={f['t_s']} s (blocked or overloaded?)",
                     f"simulated joints followed their commands within {np.degrees(worst):.2f} deg")
+
+
+def check_effort_limits(result: SimResult) -> CheckResult:
+    """Motors that ran out of torque. The twin's motors are force-limited at their rating, so |tau| never exceeds it:
+    a joint that needed more shows as its motor held at the limit for longer than a transient (then it lags or sags)."""
+    trace, tl = result.trace, Timeline(result.events)
+    need = max(2, int(np.ceil(EFFORT_SATURATED_S / trace.dt)))  # consecutive steps at the limit
+    findings, peak = [], (-1.0, None, None, 0.0)
+    for name, rt in trace.robots.items():
+        load = np.abs(np.array(rt.tau)) / np.where(np.asarray(rt.effort_limit) > 0, rt.effort_limit, np.inf)
+        for j in range(load.shape[1]):
+            i = int(load[:, j].argmax())
+            peak = max(peak, (float(load[i, j]), name, rt.joint_names[j], trace.t[i]), key=lambda p: p[0])
+            at_limit = np.concatenate([[0], (load[:, j] >= EFFORT_SATURATION).astype(np.int8), [0]])
+            edges = np.flatnonzero(np.diff(at_limit))
+            runs = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= need]
+            if runs:
+                t_from = trace.t[runs[0][0]]
+                task, machine, step = tl.at(name, t_from)
+                # the fault is established once the motor has been at its limit longer than a transient
+                findings.append({"robot": name, "joint": rt.joint_names[j], "peak_pct": round(100 * float(load[i, j]), 1),
+                                 "t_s": round(trace.t[i], 4), "t_from_s": round(t_from, 4),
+                                 "t_first_s": round(trace.t[runs[0][0] + need - 1], 4), "task": task,
+                                 "step": f"{machine}.{step}" if machine else None,
+                                 "saturated_s": round(float(sum(b - a for a, b in runs) * trace.dt), 4)})
+    findings.sort(key=lambda f: (-f["saturated_s"], f["t_first_s"]))
+    if findings:
+        f = findings[0]
+        detail = "; ".join(f"{f['robot']} {f['joint']} held at its torque limit for {f['saturated_s']:.2f} s from t={f['t_from_s']:.2f} s"
+                           + (f" in task {f['task']} ({f['step']})" if f["task"] else "") + f" (peak {f['peak_pct']:.0f} % of rated)"
+                           for f in findings[:3])
+        return CheckResult("effort_limits", False, detail + (f"; and {len(findings) - 3} more joints" if len(findings) > 3 else ""),
+                           next((f["task"] for f in findings if f["task"]), None), findings)
+    value, robot, joint, t = peak
+    if robot is None:
+        return CheckResult("effort_limits", True, "no joint torques recorded")
+    return CheckResult("effort_limits", True, f"peak joint torque {100 * value:.0f} % of its rating ({robot} {joint} at t={t:.2f} s)")
 
 
 def _pick_tasks(result: SimResult) -> list:
@@ -129,10 +170,18 @@ def check_grasp(result: SimResult) -> CheckResult:
         part = np.array(trace.parts[task.part][i0:i1 + 1])
         rel = np.einsum("nji,nj->ni", tcp[:, :3, :3], part[:, :3, 3] - tcp[:, :3, 3])
         drift = np.linalg.norm(rel - rel[0], axis=1) if len(rel) else np.zeros(1)
-        slip = float(drift.max())
-        if slip > GRASP_SLIP_M:
-            findings.append({"task": task.id, "part": task.part, "t_s": round(trace.t[i0 + int(np.argmax(drift > GRASP_SLIP_M))], 4),
-                             "reason": f"'{task.part}' moved {slip * 1000:.1f} mm in the gripper while held"})
+        # and how far it turned in the hand (a part swinging about the jaws may keep its frame's origin in place)
+        R_rel = np.einsum("nji,njk->nik", tcp[:, :3, :3], part[:, :3, :3])
+        cos = (np.einsum("ij,nij->n", R_rel[0], R_rel) - 1) / 2 if len(rel) else np.ones(1)
+        turn = np.arccos(np.clip(cos, -1.0, 1.0))
+        slip, turned = float(drift.max()), float(turn.max())
+        if slip > GRASP_SLIP_M or turned > GRASP_TURN_RAD:
+            how = ([f"moved {slip * 1000:.1f} mm"] if slip > GRASP_SLIP_M else []) + \
+                  ([f"turned {np.degrees(turned):.1f} deg"] if turned > GRASP_TURN_RAD else [])
+            first = int(np.argmax((drift > GRASP_SLIP_M) | (turn > GRASP_TURN_RAD)))
+            findings.append({"task": task.id, "part": task.part, "t_s": round(trace.t[i0 + first], 4),
+                             "slip_mm": round(slip * 1000, 2), "turn_deg": round(float(np.degrees(turned)), 2),
+                             "reason": f"'{task.part}' {' and '.join(how)} in the gripper while held"})
     findings += [f for f in _task_failures(result, "grasp") if not any(g["task"] == f["task"] for g in findings)]
     if findings:
         return CheckResult("grasp", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
@@ -155,6 +204,10 @@ def _placement_error(result: SimResult, task, i: int) -> tuple[float, float]:
     return float(np.linalg.norm(actual[:3, 3] - target[:3, 3])), float(np.arccos(np.clip(cosang, -1.0, 1.0)))
 
 
+def _within(dist: float, ang: float) -> bool:
+    return dist <= PLACE_TOL_M and ang <= PLACE_TOL_RAD
+
+
 def check_placement(result: SimResult) -> CheckResult:
     """Each place is judged where the part was when its task ended, and again at the end of the run when no
     later task handled the part (so a part that slides out of its nest later is caught). Parts no task
@@ -164,16 +217,25 @@ def check_placement(result: SimResult) -> CheckResult:
     handlers = [t for t in result.program.tasks if t.part]
     findings, worst = [], (0.0, 0.0)
 
-    def judge(task, part: str, target: str, when: str, i: int, dist: float, ang: float) -> bool:
+    def judge(task, part: str, target: str, when: str, i: int, error, since: int | None) -> bool:
+        """error(k) -> (m, rad) off the target at trace step k; since: the step from which the part was free to
+        settle (its release; the start of the run for parts no task handles), None if it never was."""
         nonlocal worst
+        dist, ang = error(i)
         worst = max(worst, (dist, ang))
-        if dist <= PLACE_TOL_M and ang <= PLACE_TOL_RAD:
+        if _within(dist, ang):
             return False
+        # when the part went out of place for good: the step after the last one, back to `since`, it was in place
+        # (a part that tips over as it is let go is wrong from then, before what it knocks on its way down)
+        k = i
+        while since is not None and k > since and not _within(*error(k - 1)):
+            k -= 1
         status = records[task.id]["status"] if task else "done"
         why = "" if status == "done" else f" (task {status})"
+        off = f"; out of place from t={trace.t[k]:.2f} s" if k < i else ""
         findings.append({"task": task.id if task else None, "part": part, "target": target, "when": when, "t_s": round(trace.t[i], 4),
-                         "error_mm": round(dist * 1000, 2), "error_deg": round(float(np.degrees(ang)), 2),
-                         "reason": f"'{part}' was {dist * 1000:.1f} mm and {np.degrees(ang):.1f} deg from {target} {when}{why}"})
+                         "t_first_s": round(trace.t[k], 4), "error_mm": round(dist * 1000, 2), "error_deg": round(float(np.degrees(ang)), 2),
+                         "reason": f"'{part}' was {dist * 1000:.1f} mm and {np.degrees(ang):.1f} deg from {target} {when}{why}{off}"})
         return True
 
     for task in (t for t in handlers if t.kind == "pick_place"):
@@ -184,14 +246,22 @@ def check_placement(result: SimResult) -> CheckResult:
         if not later:
             moments.append(("at the end of the run", len(trace.t) - 1))
         for when, i in moments:
-            if judge(task, task.part, ".".join(task.place), when, i, *_placement_error(result, task, i)):
+            # the part was free to settle from the task's last release of it (a part still in the hand never was)
+            lets_go = [a.t for a in trace.attachments if a.part == task.part and a.action == "detach" and a.robot == task.robot
+                       and (rec["start_s"] or 0.0) - 1e-9 <= a.t <= trace.t[i] + 1e-9]
+            since = trace.index_at(lets_go[-1]) if lets_go else None
+            if judge(task, task.part, ".".join(task.place), when, i, lambda k, task=task: _placement_error(result, task, k), since):
                 break
     for part in result.program.cell.parts:
         if not any(t.part == part for t in handlers):
-            first, last = np.array(trace.parts[part][0]), np.array(trace.parts[part][-1])
-            cosang = (np.trace(first[:3, :3].T @ last[:3, :3]) - 1) / 2
-            judge(None, part, "where the cell put it", "at the end of the run, though no task handles it", len(trace.t) - 1,
-                  float(np.linalg.norm(last[:3, 3] - first[:3, 3])), float(np.arccos(np.clip(cosang, -1, 1))))
+            first = np.array(trace.parts[part][0])
+
+            def moved(k: int, part=part, first=first) -> tuple[float, float]:
+                now = np.array(trace.parts[part][k])
+                cosang = (np.trace(first[:3, :3].T @ now[:3, :3]) - 1) / 2
+                return float(np.linalg.norm(now[:3, 3] - first[:3, 3])), float(np.arccos(np.clip(cosang, -1, 1)))
+
+            judge(None, part, "where the cell put it", "at the end of the run, though no task handles it", len(trace.t) - 1, moved, 0)
     findings += [f for f in _task_failures(result, "placement") if not any(g["task"] == f["task"] for g in findings)]
     if findings:
         findings.sort(key=lambda f: -f.get("error_mm", 0.0))
@@ -229,13 +299,14 @@ def run_checks(result: SimResult) -> list[CheckResult]:
     """All checks, in a stable order."""
     checks = [check_completion(result), check_reach(result), check_joint_limits(result), check_velocity_limits(result),
               check_tracking(result), check_collision(result.program, result.trace, Timeline(result.events)),
-              check_grasp(result), check_placement(result)]
+              check_grasp(result), check_placement(result), check_effort_limits(result),
+              check_clearance(result.program, result.trace, Timeline(result.events))]
     from cellctl.validate.process import check_fasten, check_interlocks, check_weld
 
     kinds = {t.kind for t in result.program.tasks}
     if result.program.cell.zones:
         checks.append(check_interlocks(result))
-    if "weld" in kinds:
+    if kinds & {"weld", "spot"}:
         checks.append(check_weld(result))
     if "fasten" in kinds:
         checks.append(check_fasten(result))

@@ -14,7 +14,8 @@ from cellctl.validate.timeline import Timeline
 # The steps in which a robot's tool may touch the part its task handles, beyond the time it holds it.
 TOOL_ON_PART = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift"),
                 ("place", "release"), ("place", "verify_place"),
-                ("fasten", "engage"), ("fasten", "run_down"), ("fasten", "tighten"), ("fasten", "verify")}
+                ("fasten", "engage"), ("fasten", "run_down"), ("fasten", "tighten"), ("fasten", "verify"),
+                ("spot", "close"), ("spot", "dwell"), ("spot", "open")}
 # (A weld torch never may touch anything: the wire tip is the TCP and the arc bridges the gap.)
 # The steps in which a part just grasped may still touch what it rested on.
 LEAVING_SUPPORT = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift")}
@@ -67,8 +68,10 @@ def _describe(p: dict) -> str:
 
 def check_collision(program: Program, trace: Trace, timeline: Timeline) -> CheckResult:
     holdings = _holdings(trace)
-    # the bodies a task's tool works on: the part it picks, the parts or fixtures that hold its holes
-    task_parts = {t.id: {t.part} if t.part else {owner for owner, _ in t.holes} for t in program.tasks}
+    # the bodies a task's tool works on: the part it picks, the parts or fixtures that hold its holes or spots
+    # (and the bolts standing in those holes, named OWNER.HOLE)
+    task_parts = {t.id: {t.part} if t.part else {owner for owner, _ in t.holes + t.spots} | {f"{o}.{h}" for o, h in t.holes}
+                  for t in program.tasks}
     kinds = trace.bodies
 
     def held_by(part: str, t: float) -> _Holding | None:
@@ -93,7 +96,7 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
             bx, by = _body(x), _body(y)
             if kx == "robot" and _link(x) == trace.mounts.get(bx) and ky in ("floor", "fixture"):
                 return True  # the robot's base on what it is mounted on
-            if kx == "robot" and ky in ("part", "fixture") and _link(x) in trace.tool_links.get(bx, ()):
+            if kx == "robot" and ky in ("part", "fixture", "bolt") and _link(x) in trace.tool_links.get(bx, ()):
                 h = held_by(by, t)
                 if h and h.robot == bx:
                     return True  # the part in the hand
@@ -124,7 +127,15 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
             # name the task of a robot that was working (a robot standing idle may be the one that was hit)
             phases = [timeline.at(r, c.t) for r in robots]
             task, machine, step = next((p for p in phases if p[0]), (None, None, None))
-            pairs[key] = {"a": c.a, "b": c.b, "t_first_s": round(c.t, 4), "t_last_s": round(c.t, 4),
+            # the working robot's side (its link, or the part in its hand) is named first: it is what hit the other
+            working = next((r for r, p in zip(robots, phases) if p[0]), None)
+
+            def owner(x: str) -> str | None:
+                h = held_by(_body(x), c.t)
+                return _body(x) if kinds.get(_body(x)) == "robot" else (h.robot if h else None)
+
+            a, b = (c.b, c.a) if working and owner(c.b) == working and owner(c.a) != working else (c.a, c.b)
+            pairs[key] = {"a": a, "b": b, "t_first_s": round(c.t, 4), "t_last_s": round(c.t, 4),
                           "max_depth_mm": round(c.depth * 1000, 2), "max_force_n": round(c.force, 1),
                           "where": list(c.where), "task": task, "step": f"{machine}.{step}" if machine else None}
         else:

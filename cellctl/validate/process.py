@@ -16,6 +16,9 @@ WELD_SPEED_TOL = 0.10  # fraction of the programmed travel speed
 WELD_ANGLE_TOL = np.radians(3.0)
 WELD_COVERAGE = 0.95  # fraction of the seam's length that must be welded
 ARC_OFF_SEAM_M = 0.003  # an arc burning farther than this from the seam is a stray arc
+SPOT_POSITION_TOL_M = 0.0015  # m the fixed electrode tip may be from the spot while the current flows
+SPOT_ANGLE_TOL = np.radians(5.0)  # rad between the electrode axis and the spot's axis
+SPOT_FORCE_TOL = 0.05  # fraction under the programmed clamp force
 
 
 def _task_failures(result: SimResult, check: str) -> list[dict]:
@@ -83,7 +86,7 @@ def _arc_intervals(trace, robot: str) -> list[tuple[float, float]]:
 
 def check_weld(result: SimResult) -> CheckResult:
     """Per seam, from the wire tip's simulated path while the arc burned: deviation, travel speed, torch
-    angles, coverage, and no arc away from the seam."""
+    angles, coverage, and no arc away from the seam. Per spot (_spot_welds): position, axis, clamp force, weld time."""
     trace, cell = result.trace, result.program.cell
     findings = _task_failures(result, "weld")
     seams = []
@@ -135,17 +138,74 @@ def check_weld(result: SimResult) -> CheckResult:
             problems.append(f"only {coverage:.0%} of the seam welded")
         if problems:
             findings.append({**info, "reason": f"seam {owner}.{name}: " + "; ".join(problems)})
+    spots = _spot_welds(result, findings)
     if findings:
         return CheckResult("weld", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
-    if not seams:
-        return CheckResult("weld", True, "no seams in this program")
-    return CheckResult("weld", True, "; ".join(f"{s['seam']}: {s['coverage_pct']:.0f} % welded at {s['speed_mm_s']:.1f} mm/s, "
-                                               f"within {s['deviation_mm']:.2f} mm and {s['angle_error_deg']:.1f} deg" for s in seams),
-                       None, seams)
+    if not seams and not spots:
+        return CheckResult("weld", True, "no seams or spots in this program")
+    return CheckResult("weld", True, "; ".join([f"{s['seam']}: {s['coverage_pct']:.0f} % welded at {s['speed_mm_s']:.1f} mm/s, "
+                                                f"within {s['deviation_mm']:.2f} mm and {s['angle_error_deg']:.1f} deg" for s in seams]
+                                               + [f"{s['spot']}: {s['force_n']:.0f} N for {s['dwell_s']:.2f} s, within "
+                                                  f"{s['position_error_mm']:.2f} mm and {s['axis_angle_deg']:.1f} deg" for s in spots]),
+                       None, seams + spots)
+
+
+def _spot_welds(result: SimResult, findings: list[dict]) -> list[dict]:
+    """Per spot of every spot task, the weld the gun made on it (the last, if several), judged from the recorded world
+    while its current flowed: the fixed electrode tip's distance from the spot and the electrode axis's angle to the
+    spot's axis (simulated TCP and part), and the clamp force and weld time the gun measured. Problems are appended
+    to findings; the spots' figures are returned."""
+    trace, cell = result.trace, result.program.cell
+    out = []
+    for task in [t for t in result.program.tasks if t.kind == "spot"]:
+        record = next(r for r in result.tasks if r["id"] == task.id)
+        if record["start_s"] is None:
+            findings += [{"task": task.id, "spot": f"{o}.{n}", "reason": f"spot {o}.{n} was not welded (the task "
+                                                                        f"{record['status'].replace('_', ' ')})"} for o, n in task.spots]
+            continue
+        end = record["end_s"] if record["end_s"] is not None else trace.t[-1]
+        runs = [w for w in trace.spots if w["robot"] == task.robot and record["start_s"] - 1e-9 <= w["t_s"] <= end + 1e-9]
+        for owner, name in task.spots:
+            spot = f"{owner}.{name}"
+            said = any(f["task"] == task.id and f"spot {spot}" in f["reason"] for f in findings)  # the failed task says why
+            mine = [w for w in runs if w["spot"] == spot]
+            if not mine:
+                if not any(f["task"] == task.id for f in findings):
+                    findings.append({"task": task.id, "spot": spot, "reason": f"spot {spot}: the gun never welded it"})
+                continue
+            weld = mine[-1]
+            i0, i1 = trace.index_at(weld["t_s"]), trace.index_at(weld["t_s"] + weld["dwell_s"])
+            T_feature = {**cell.fixtures, **cell.parts}[owner].features[name].T_owner_feature.A
+            owners = np.array(trace.parts[owner][i0:i1 + 1]) if owner in cell.parts else \
+                np.repeat(cell.fixtures[owner].T_world_fixture.A[None], i1 - i0 + 1, axis=0)
+            T_spot = owners @ T_feature
+            tcp = np.array(trace.robots[task.robot].tcp[i0:i1 + 1])
+            d = float(np.linalg.norm(tcp[:, :3, 3] - T_spot[:, :3, 3], axis=1).max())
+            angle = float(np.arccos(np.clip(np.einsum("ni,ni->n", tcp[:, :3, 2], T_spot[:, :3, 2]), -1, 1)).max())
+            info = {"task": task.id, "spot": spot, "t_s": weld["t_s"], "position_error_mm": round(d * 1000, 3),
+                    "axis_angle_deg": round(float(np.degrees(angle)), 2), "force_n": weld["force_n"], "dwell_s": weld["dwell_s"],
+                    "welded": weld["welded"]}
+            out.append(info)
+            problems = []
+            if not weld["welded"]:
+                problems += [] if said else [weld.get("reason", "the weld was not made")]
+            elif weld["force_n"] < (1 - SPOT_FORCE_TOL) * task.spot_force:
+                problems.append(f"clamped with {weld['force_n']:.0f} N of the {task.spot_force:.0f} N programmed")
+            if weld["welded"] and weld["dwell_s"] < task.dwell - trace.dt:
+                problems.append(f"weld current for {weld['dwell_s']:.2f} s of the {task.dwell:.2f} s programmed")
+            if d > SPOT_POSITION_TOL_M:
+                problems.append(f"the fixed electrode was {d * 1000:.1f} mm off the spot (at most {SPOT_POSITION_TOL_M * 1000:.1f} mm)")
+            if angle > SPOT_ANGLE_TOL:
+                problems.append(f"the electrode axis was {np.degrees(angle):.1f} deg off the spot's axis (at most "
+                                f"{np.degrees(SPOT_ANGLE_TOL):.0f} deg)")
+            if problems:
+                findings.append({**info, "reason": f"spot {spot}: " + "; ".join(problems)})
+    return out
 
 
 def check_fasten(result: SimResult) -> CheckResult:
-    """Per hole, from the simulated spindle: the final torque reached and the turn inside the angle window."""
+    """Per hole, from the simulated spindle and bolt: the final torque reached, the turn inside the angle window,
+    and the spindle's alignment with the bolt it turned."""
     trace = result.trace
     findings, holes = _task_failures(result, "fasten"), []
     for task in [t for t in result.program.tasks if t.kind == "fasten"]:
@@ -155,9 +215,13 @@ def check_fasten(result: SimResult) -> CheckResult:
                                                                         f"{record['status'].replace('_', ' ')})"} for o, h in task.holes]
             continue
         end = record["end_s"] if record["end_s"] is not None else trace.t[-1]
-        runs = [f for f in trace.fastenings if f["robot"] == task.robot and record["start_s"] <= f["t_s"] <= end + 1e-9]
+        runs = [f for f in trace.fastenings if f["robot"] == task.robot and record["start_s"] - 1e-4 <= f["t_s"] <= end + 1e-4]  # t_s is rounded
         for owner, name in task.holes:
             hole = f"{owner}.{name}"
+            if hole in trace.holes_off_owner:
+                findings.insert(0, {"task": task.id, "hole": hole, "t_s": 0.0,
+                                    "reason": f"hole {hole} is not on '{owner}' in the twin: {trace.holes_off_owner[hole]}"})
+                continue
             mine = [f for f in runs if f["hole"] == hole]
             if not mine:
                 if not any(f["task"] == task.id for f in findings):  # a failed task already says why
@@ -166,7 +230,11 @@ def check_fasten(result: SimResult) -> CheckResult:
             last = mine[-1]
             holes.append({"task": task.id, **last})
             lo, hi = np.degrees(task.angle_window)
-            if last["torque_nm"] < task.torque - 1e-6:
+            if last.get("cross_threaded"):
+                findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
+                                 "reason": f"hole {hole}: cross-threaded: the bolt stood {last['misalignment_deg']:.1f} deg off the "
+                                           f"spindle and bound after {last['angle_deg']:.0f} deg at {last['torque_nm']:.1f} N m"})
+            elif last["torque_nm"] < task.torque - 1e-6:
                 findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
                                  "reason": f"hole {hole}: {last['torque_nm']:.1f} N m of {task.torque:.1f} N m"})
             elif not lo <= last["angle_deg"] <= hi:
@@ -178,5 +246,6 @@ def check_fasten(result: SimResult) -> CheckResult:
         return CheckResult("fasten", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
     if not holes:
         return CheckResult("fasten", True, "no bolts in this program")
-    return CheckResult("fasten", True, "; ".join(f"{h['hole']}: {h['torque_nm']:.1f} N m after {h['angle_deg']:.0f} deg" for h in holes),
+    return CheckResult("fasten", True, "; ".join(f"{h['hole']}: {h['torque_nm']:.1f} N m after {h['angle_deg']:.0f} deg, "
+                                                 f"{h['misalignment_deg']:.1f} deg off the bolt" for h in holes),
                        None, holes)
