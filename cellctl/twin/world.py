@@ -551,8 +551,8 @@ class World:
         pairs: dict[tuple[str, str], list] = {}
         for p in pb.getContactPoints(physicsClientId=self.client):
             depth = -p[8]
-            if p[8] >= TOUCH:
-                continue
+            if p[8] >= TOUCH and p[9] <= 0.0:
+                continue  # apart, and not pushed apart by this step's solver either (an impact's first step is)
             key = self._pair_names.get(p[1:5])
             if key is None:
                 key = self._pair_names[p[1:5]] = tuple(sorted((self._name(p[1], p[3]), self._name(p[2], p[4]))))
