@@ -50,6 +50,7 @@ class RobotContext:
     spot: SpotGunDriver | None = None
     scene: Scene | None = None  # None: motions are not planned around obstacles (the twin still judges them)
     held: tuple[str, SE3] | None = None  # the part in the gripper and T_tcp_part, from the moment the jaws close
+    plans: object | None = None  # a PlanMemo: motions the preflight's dry run planned, shared with the real run
 
     def take(self, part: str, T_tcp_part: SE3) -> None:
         """From now on the robot carries the part: in its zone model, its collision model and the part book."""

@@ -9,7 +9,6 @@ spent paused or waiting for a zone does not count. An e-stop `interrupt`s a mach
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
@@ -64,12 +63,10 @@ class PlanMemo:
         return result
 
 
-_memos: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Arm -> its PlanMemo, while the preflight's plans last
-
-
 def plan_ahead(ctx: RobotContext) -> None:
-    """From now on, remember this robot's motions (the preflight's dry run plans them for the real run)."""
-    _memos[ctx.arm] = PlanMemo()
+    """From now on, remember this robot's motions (the preflight's dry run, a copy of ctx sharing the memo, plans
+    them for the real run)."""
+    ctx.plans = PlanMemo()
 
 
 def _from_start(plan, delta: np.ndarray):
@@ -309,7 +306,7 @@ class TaskMachine:
 
     def _planned(self, request: tuple, q_start: np.ndarray, planner: Callable[[], object]):
         """planner() (a joint goal, a trajectory or a Failure), or its answer planned ahead (see PlanMemo)."""
-        memo = _memos.get(self.ctx.arm)
+        memo = self.ctx.plans
         return planner() if memo is None else memo.plan(self.ctx, request, q_start, planner)
 
     def move_ptp_via(self, qs: list[np.ndarray], speed_scale: float, blend: bool, what: str):

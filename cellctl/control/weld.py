@@ -102,9 +102,10 @@ class WeldMachine(TaskMachine):
             if self.arc and len(frames) > 2:
                 legs.append(circ(self.ctx.arm, q_end, frames[len(frames) // 2], frames[-1], self.speed, self.ctx.robot.period,
                                  self.ctx.rng, slowdown=False))
-            for T in frames[1:] if not legs else []:
-                legs.append(lin(self.ctx.arm, q_end, T, self.speed, self.ctx.robot.period, self.ctx.rng, slowdown=False))
-                q_end = legs[-1].end
+            else:
+                for T in frames[1:]:
+                    legs.append(lin(self.ctx.arm, q_end, T, self.speed, self.ctx.robot.period, self.ctx.rng, slowdown=False))
+                    q_end = legs[-1].end
         except PlanningError as exc:
             return Failure(exc.check, f"seam {self.seam}: {exc}")
         self._traverse = concat(legs)

@@ -308,20 +308,8 @@ def _spindle(entry: YDict, name: str, urdf: Path, tcp: SE3) -> str:
         raise entry.error("urdf", f"nutrunner '{name}': {entry['urdf']} must have exactly one revolute or continuous joint, "
                                   f"the spindle (it has {_moving(moving)}); use a nutrunner URDF like urdf/tools/nutrunner.urdf")
     spindle = moving[0].name
-    try:
-        origin, axis = _joint_in_tool(urdf, spindle)
-    except ValueError:
-        raise entry.error("urdf", f"nutrunner '{name}': {entry['urdf']}: joint '{spindle}' needs numeric <origin xyz rpy> "
-                                  f"and a non-zero <axis xyz> along its chain")
-    along = tcp.R.T @ axis
-    if along[2] < np.cos(np.radians(1.0)):
-        raise entry.error("tcp", f"nutrunner '{name}': spindle '{spindle}' of {entry['urdf']} turns about "
-                                 f"{np.round(along, 3).tolist()} in the TCP frame; it must turn about the TCP z axis "
-                                 f"[0, 0, 1] (set the tcp rpy_deg so z runs along the spindle, or fix the joint's <axis>)")
-    off = np.linalg.norm(np.cross(tcp.t - origin, axis))
-    if off > 0.001:
-        raise entry.error("tcp", f"nutrunner '{name}': the TCP is {off * 1000:.3g} mm off the axis of spindle '{spindle}'; "
-                                 f"put the tcp xyz on the spindle axis (the socket mouth)")
+    _axis_through_tcp(entry, f"nutrunner '{name}'", urdf, spindle, tcp, "spindle", ("turns about", "turn about"),
+                      "set the tcp rpy_deg so z runs along the spindle, or fix the joint's <axis>", "the socket mouth")
     return spindle
 
 
@@ -336,21 +324,27 @@ def _electrode(entry: YDict, name: str, urdf: Path, tcp: SE3) -> tuple[str, floa
     if not np.isfinite(joint.effort) or joint.effort <= 0:
         raise entry.error("urdf", f"spot_gun '{name}': joint '{joint.name}' of {entry['urdf']} needs <limit effort=...> > 0, "
                                   f"the gun's rated clamp force in N")
+    _axis_through_tcp(entry, f"spot_gun '{name}'", urdf, joint.name, tcp, "electrode", ("opens along", "open along"),
+                      "set the tcp rpy_deg so z runs from the fixed electrode towards the moving one", "the fixed electrode tip")
+    return joint.name, float(joint.effort)
+
+
+def _axis_through_tcp(entry: YDict, who: str, urdf: Path, joint: str, tcp: SE3, label: str, verbs: tuple[str, str],
+                      hint: str, tip: str) -> None:
+    """Check that a tool joint (a spindle, an electrode) moves along the TCP's z axis, through the TCP."""
     try:
-        origin, axis = _joint_in_tool(urdf, joint.name)
+        origin, axis = _joint_in_tool(urdf, joint)
     except ValueError:
-        raise entry.error("urdf", f"spot_gun '{name}': {entry['urdf']}: joint '{joint.name}' needs numeric <origin xyz rpy> "
+        raise entry.error("urdf", f"{who}: {entry['urdf']}: joint '{joint}' needs numeric <origin xyz rpy> "
                                   f"and a non-zero <axis xyz> along its chain")
     along = tcp.R.T @ axis
     if along[2] < np.cos(np.radians(1.0)):
-        raise entry.error("tcp", f"spot_gun '{name}': electrode '{joint.name}' of {entry['urdf']} opens along "
-                                 f"{np.round(along, 3).tolist()} in the TCP frame; it must open along the TCP z axis [0, 0, 1] "
-                                 f"(set the tcp rpy_deg so z runs from the fixed electrode towards the moving one)")
+        raise entry.error("tcp", f"{who}: {label} '{joint}' of {entry['urdf']} {verbs[0]} {np.round(along, 3).tolist()} in "
+                                 f"the TCP frame; it must {verbs[1]} the TCP z axis [0, 0, 1] ({hint})")
     off = np.linalg.norm(np.cross(tcp.t - origin, axis))
     if off > 0.001:
-        raise entry.error("tcp", f"spot_gun '{name}': the TCP is {off * 1000:.3g} mm off the axis of electrode '{joint.name}'; "
-                                 f"put the tcp xyz on the electrode axis (the fixed electrode tip)")
-    return joint.name, float(joint.effort)
+        raise entry.error("tcp", f"{who}: the TCP is {off * 1000:.3g} mm off the axis of {label} '{joint}'; "
+                                 f"put the tcp xyz on the {label} axis ({tip})")
 
 
 def _tool(section: YDict, name: str) -> Tool:

@@ -185,20 +185,27 @@ def _weld(entry: YDict, cell: Cell, task: Task, what: str) -> None:
             setattr(task, key.removesuffix("_deg"), float(np.radians(angle)))
 
 
+def _feature_list(entry: YDict, cell: Cell, what: str, key: str, kind: str, like: str, once: str) -> list[tuple[str, str]]:
+    """The features of one kind a task's `key` names (one, or a list), in order and each once."""
+    value = entry[key]
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(value, (str, YList)) or not items:
+        raise entry.error(key, f"'{key}' of {what} must be a {kind} or a non-empty list of {kind}s, like {like}")
+    out = []
+    for i, item in enumerate(items):
+        error = (lambda m: entry.error(key, m)) if isinstance(value, str) else (lambda m, i=i: items.error(i, m))
+        feature = _kind_feature(item, cell, what, key, kind, error)
+        if feature in out:
+            raise error(f"'{key}' of {what} names {feature[0]}.{feature[1]} twice; {once}")
+        out.append(feature)
+    return out
+
+
 def _fasten(entry: YDict, cell: Cell, task: Task, what: str) -> None:
     """Fill a fasten task: the holes in order, the torque and the angle window."""
     _require_tool(entry, cell, task.robot, what, "fastens", "nutrunner")
     task.kind = "fasten"
-    value = entry["fasten"]
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(value, (str, YList)) or not items:
-        raise entry.error("fasten", f"'fasten' of {what} must be a hole or a non-empty list of holes, like [panel.bolt_1, panel.bolt_2]")
-    for i, item in enumerate(items):
-        error = (lambda m: entry.error("fasten", m)) if isinstance(value, str) else (lambda m, i=i: items.error(i, m))
-        hole = _kind_feature(item, cell, what, "fasten", "hole", error)
-        if hole in task.holes:
-            raise error(f"'fasten' of {what} names {hole[0]}.{hole[1]} twice; fasten each hole once")
-        task.holes.append(hole)
+    task.holes = _feature_list(entry, cell, what, "fasten", "hole", "[panel.bolt_1, panel.bolt_2]", "fasten each hole once")
     if "torque_nm" not in entry:
         raise entry.error("fasten", f"{what} fastens, so it needs 'torque_nm', the final tightening torque (like torque_nm: 12)")
     task.torque = fields.number(entry, "torque_nm", what, positive=True)
@@ -214,16 +221,7 @@ def _spot(entry: YDict, cell: Cell, task: Task, what: str) -> None:
     """Fill a spot task: the spots in order, the weld time and the clamp force (at most the gun's rating)."""
     _require_tool(entry, cell, task.robot, what, "spot-welds", "spot_gun")
     task.kind = "spot"
-    value = entry["spot"]
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(value, (str, YList)) or not items:
-        raise entry.error("spot", f"'spot' of {what} must be a spot or a non-empty list of spots, like [panel.spot_1, panel.spot_2]")
-    for i, item in enumerate(items):
-        error = (lambda m: entry.error("spot", m)) if isinstance(value, str) else (lambda m, i=i: items.error(i, m))
-        spot = _kind_feature(item, cell, what, "spot", "spot", error)
-        if spot in task.spots:
-            raise error(f"'spot' of {what} names {spot[0]}.{spot[1]} twice; weld each spot once")
-        task.spots.append(spot)
+    task.spots = _feature_list(entry, cell, what, "spot", "spot", "[panel.spot_1, panel.spot_2]", "weld each spot once")
     if "dwell_s" in entry:
         task.dwell = fields.number(entry, "dwell_s", what, positive=True)
     gun = cell.robots[task.robot].tool

@@ -128,15 +128,6 @@ class PlanningScene:
                 return ["held"] + chain(r.flange)
             return [link] + chain(parent[link]) if link not in (None, -1) else []
 
-        def rigid_root(link: int) -> int:  # as World._ignore_neighbours: fixed joints collapsed
-            while link != -1 and info[link][2] == pb.JOINT_FIXED:
-                link = parent[link]
-            return link
-
-        def neighbours(a: int, b: int) -> bool:  # as World._ignore_neighbours
-            ga, gb = rigid_root(a), rigid_root(b)
-            return ga == gb or (gb != -1 and rigid_root(parent[gb]) == ga) or (ga != -1 and rigid_root(parent[ga]) == gb)
-
         def extent(link) -> float:
             if link == "held":
                 boxes = [pb.getAABB(held_body, k, physicsClientId=c) for k in
@@ -164,8 +155,7 @@ class PlanningScene:
         shaped = [k for k in range(-1, len(info)) if pb.getCollisionShapeData(body, k, physicsClientId=c)]
         tool = set(r.tool_links)
         entries = [(k, None) for k in shaped if k != -1]
-        entries += [(a, b) for i, a in enumerate(shaped) for b in shaped[i + 1:]
-                    if not neighbours(a, b) and not (a in tool and b in tool)]
+        entries += [(a, b) for i, a in enumerate(shaped) for b in shaped[i + 1:] if (a, b) not in r.self_ignored]
         if held_body is not None:
             entries += [("held", None)] + [("held", k) for k in shaped if k not in tool]
         weights = np.array([levers(a) if b is None else levers(a, b) + levers(b, a) for a, b in entries])

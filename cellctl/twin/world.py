@@ -56,6 +56,7 @@ class SimRobot:
     spindle_torque: float = 0.0  # N m on the spindle joint this step (its drive's torque less the bolt's resistance)
     spindle_effort: float = 0.0  # N m the spindle motor can give
     T_flange_tcp: np.ndarray = field(default_factory=lambda: np.eye(4))
+    self_ignored: set = field(default_factory=set)  # (link a, link b), a < b: pairs that never collide with each other
     read: list[int] = field(default_factory=list)  # joints read in one call each step: arm, fingers, spindle
     motor: dict = field(default_factory=dict)  # the arm servos' fixed settings (forces, gains)
     sent: tuple = ((), ())  # the arm and finger commands last sent (PyBullet's position motors keep them until changed)
@@ -283,6 +284,7 @@ class World:
                 neighbours = ga == gb or (gb != -1 and rigid_root(parent[gb]) == ga) or (ga != -1 and rigid_root(parent[ga]) == gb)
                 if neighbours or (a in tool and b in tool):
                     pb.setCollisionFilterPair(body, body, a, b, 0, physicsClientId=c)
+                    sim.self_ignored.add((a, b))
 
     def _layout_overlaps(self) -> list[tuple[str, str, float]]:
         """Bodies that interpenetrate as the cell file lays them out (deeper than LAYOUT_TOL): a robot base in a
@@ -340,7 +342,7 @@ class World:
                 pb.setJointMotorControl2(r.body, j, pb.POSITION_CONTROL, targetPosition=r.finger_cmd, force=r.finger_effort,
                                          maxVelocity=r.finger_speed, physicsClientId=c)
             r.sent = (arm, fingers)
-            if r.spindle is not None:
+            if r.spindle is not None and r.spindle_torque:
                 pb.setJointMotorControl2(r.body, r.spindle, pb.TORQUE_CONTROL, force=r.spindle_torque, physicsClientId=c)
 
     # ------------------------------------------------------------------ commands (used by the sim drivers)

@@ -3,10 +3,10 @@ against the cell's margin; the closeness each task phase brings by its nature (a
 
 from __future__ import annotations
 
-import numpy as np
 
 from cellctl.model.program import Program
 from cellctl.twin.trace import Trace
+from cellctl.validate.holding import body as _body, held_by, holdings, link as _link, riding as _riding
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
@@ -20,15 +20,6 @@ TOOL_AT_WORK = {("pick", s) for s in ("pregrasp", "close", "verify_grasp", "lift
 # The steps in which a held part is near what it is taken from (pick) or set down on (place).
 PART_AT_SUPPORT = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift"),
                    ("place", "lower"), ("place", "release"), ("place", "verify_place")}
-PASSENGER_TOL = 0.005  # m: a part riding on a carried part may shift this much relative to it
-
-
-def _body(name: str) -> str:
-    return name.split("/", 1)[0]
-
-
-def _link(name: str) -> str:
-    return name.split("/", 1)[1] if "/" in name else ""
 
 
 class _World:
@@ -36,21 +27,14 @@ class _World:
 
     def __init__(self, trace: Trace):
         self.trace = trace
-        self.holds: list[tuple[str, str, float, float]] = []  # (part, robot, t0, t1)
-        open_ = {}
-        for a in trace.attachments:
-            if a.action == "attach":
-                open_[(a.part, a.robot)] = a.t
-            elif (a.part, a.robot) in open_:
-                self.holds.append((a.part, a.robot, open_.pop((a.part, a.robot)), a.t))
-        end = trace.t[-1] if trace.t else 0.0
-        self.holds += [(p, r, t0, end + 1.0) for (p, r), t0 in open_.items()]
+        self.holds = holdings(trace)
         self._touching: dict[float, list] = {}
         for c in trace.contacts:
             self._touching.setdefault(c.t, []).append(c)
 
     def holder(self, part: str, t: float) -> str | None:
-        return next((r for p, r, t0, t1 in self.holds if p == part and t0 - 1e-9 <= t <= t1 + 1e-9), None)
+        h = held_by(self.holds, part, t)
+        return h.robot if h else None
 
     def resting_on(self, part: str, t: float) -> set[str]:
         """The bodies other than robots that part touched at the recorded step at or before t."""
@@ -84,17 +68,11 @@ def check_clearance(program: Program, trace: Trace, timeline: Timeline) -> Check
     """Per pair, the smallest distance outside the phases that bring it close by nature; below the margin fails."""
     margin, kinds, world = program.cell.clearance, trace.bodies, _World(trace)
     work = _work(program, world, timeline)
-    grasped_on = {(p, r, t0): world.resting_on(p, t0) for p, r, t0, _ in world.holds}
 
     def riding(passenger: str, part: str, robot: str, t: float) -> bool:
         """A part that sat on the carried part when it was grasped and has kept its place on it."""
-        t0 = next((h[2] for h in world.holds if h[0] == part and h[1] == robot and h[2] - 1e-9 <= t <= h[3] + 1e-9), None)
-        if t0 is None or passenger not in grasped_on[(part, robot, t0)] or world.holder(passenger, t):
-            return False
-        i0, i = trace.index_at(t0), trace.index_at(t)
-        rel0 = np.linalg.solve(np.array(trace.parts[part][i0]), np.array(trace.parts[passenger][i0]))[:3, 3]
-        rel1 = np.linalg.solve(np.array(trace.parts[part][i]), np.array(trace.parts[passenger][i]))[:3, 3]
-        return float(np.linalg.norm(rel1 - rel0)) < PASSENGER_TOL
+        h = held_by(world.holds, part, t)
+        return h is not None and h.robot == robot and not world.holder(passenger, t) and _riding(trace, passenger, h, t)
 
     def allowed(a: str, b: str, t: float) -> bool:
         if all(kinds.get(_body(x)) != "robot" and not world.holder(_body(x), t) for x in (a, b)):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
-
 from cellctl.model.program import Program
 from cellctl.twin.trace import Trace
+from cellctl.validate.holding import body as _body, held_by as _held_by, holdings as _holdings, link as _link, riding as _riding
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
@@ -19,44 +16,6 @@ TOOL_ON_PART = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift"),
 # (A weld torch never may touch anything: the wire tip is the TCP and the arc bridges the gap.)
 # The steps in which a part just grasped may still touch what it rested on.
 LEAVING_SUPPORT = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift")}
-PASSENGER_TOL = 0.005  # m: a part riding on a carried part may shift this much relative to it
-
-
-@dataclass
-class _Holding:
-    """One robot holding one part from t0 to t1, with what the part touched when it was grasped."""
-
-    part: str
-    robot: str
-    t0: float
-    t1: float
-    touched: set = field(default_factory=set)  # bodies the part touched at the grasp, other than the robot
-    i0: int = 0  # trace step of the grasp
-
-
-def _holdings(trace: Trace) -> list[_Holding]:
-    out, open_ = [], {}
-    for a in trace.attachments:
-        key = (a.part, a.robot)
-        if a.action == "attach":
-            open_[key] = a.t
-        elif key in open_:
-            out.append(_Holding(a.part, a.robot, open_.pop(key), a.t))
-    end = trace.t[-1] if trace.t else 0.0
-    out += [_Holding(p, r, t0, end + 1.0) for (p, r), t0 in open_.items()]
-    for h in out:
-        h.i0 = trace.index_at(h.t0)
-        h.touched = {_body(c.b if _body(c.a) == h.part else c.a) for c in trace.contacts
-                     if abs(c.t - h.t0) < 1e-9 and h.part in (_body(c.a), _body(c.b))} - {h.robot}
-    return out
-
-
-def _body(name: str) -> str:
-    return name.split("/", 1)[0]
-
-
-def _link(name: str) -> str:
-    return name.split("/", 1)[1] if "/" in name else ""
 
 
 def _describe(p: dict) -> str:
@@ -74,18 +33,8 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
                   for t in program.tasks}
     kinds = trace.bodies
 
-    def held_by(part: str, t: float) -> _Holding | None:
-        return next((h for h in holdings if h.part == part and h.t0 - 1e-9 <= t <= h.t1 + 1e-9), None)
-
-    def riding(passenger: str, h: _Holding, t: float) -> bool:
-        """A part that sat on the carried part at the grasp and has kept its place on it since."""
-        if passenger not in h.touched:
-            return False
-        i = trace.index_at(t)
-        A0, B0 = np.array(trace.parts[h.part][h.i0]), np.array(trace.parts[passenger][h.i0])
-        A1, B1 = np.array(trace.parts[h.part][i]), np.array(trace.parts[passenger][i])
-        rel0, rel1 = np.linalg.solve(A0, B0)[:3, 3], np.linalg.solve(A1, B1)[:3, 3]
-        return float(np.linalg.norm(rel1 - rel0)) < PASSENGER_TOL
+    def held_by(part: str, t: float):
+        return _held_by(holdings, part, t)
 
     def allowed(a: str, b: str, t: float) -> bool:
         ba, bb = _body(a), _body(b)
@@ -111,7 +60,7 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
                     task, machine, step = timeline.at(h.robot, t)
                     if (machine, step) in LEAVING_SUPPORT:
                         return True  # the part leaving what it rested on
-                    if ky == "part" and held_by(by, t) is None and riding(by, h, t):
+                    if ky == "part" and held_by(by, t) is None and _riding(trace, by, h, t):
                         return True  # a part carried on top of the held one
         return False
 

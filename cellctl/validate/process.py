@@ -150,6 +150,19 @@ def check_weld(result: SimResult) -> CheckResult:
                        None, seams + spots)
 
 
+def _runs_of(result: SimResult, task, runs: list[dict], features: list[tuple[str, str]], noun: str, done: str,
+             findings: list[dict]) -> list[dict] | None:
+    """The tool's recorded runs (dicts with robot and t_s) during a task; None, with a finding per feature, when the
+    task never started."""
+    record = next(r for r in result.tasks if r["id"] == task.id)
+    if record["start_s"] is None:
+        findings += [{"task": task.id, noun: f"{o}.{n}", "reason": f"{noun} {o}.{n} was not {done} (the task "
+                                                                    f"{record['status'].replace('_', ' ')})"} for o, n in features]
+        return None
+    end = record["end_s"] if record["end_s"] is not None else result.trace.t[-1]
+    return [w for w in runs if w["robot"] == task.robot and record["start_s"] - 1e-4 <= w["t_s"] <= end + 1e-4]  # t_s is rounded
+
+
 def _spot_welds(result: SimResult, findings: list[dict]) -> list[dict]:
     """Per spot of every spot task, the weld the gun made on it (the last, if several), judged from the recorded world
     while its current flowed: the fixed electrode tip's distance from the spot and the electrode axis's angle to the
@@ -158,13 +171,9 @@ def _spot_welds(result: SimResult, findings: list[dict]) -> list[dict]:
     trace, cell = result.trace, result.program.cell
     out = []
     for task in [t for t in result.program.tasks if t.kind == "spot"]:
-        record = next(r for r in result.tasks if r["id"] == task.id)
-        if record["start_s"] is None:
-            findings += [{"task": task.id, "spot": f"{o}.{n}", "reason": f"spot {o}.{n} was not welded (the task "
-                                                                        f"{record['status'].replace('_', ' ')})"} for o, n in task.spots]
+        runs = _runs_of(result, task, trace.spots, task.spots, "spot", "welded", findings)
+        if runs is None:
             continue
-        end = record["end_s"] if record["end_s"] is not None else trace.t[-1]
-        runs = [w for w in trace.spots if w["robot"] == task.robot and record["start_s"] - 1e-9 <= w["t_s"] <= end + 1e-9]
         for owner, name in task.spots:
             spot = f"{owner}.{name}"
             said = any(f["task"] == task.id and f"spot {spot}" in f["reason"] for f in findings)  # the failed task says why
@@ -209,13 +218,9 @@ def check_fasten(result: SimResult) -> CheckResult:
     trace = result.trace
     findings, holes = _task_failures(result, "fasten"), []
     for task in [t for t in result.program.tasks if t.kind == "fasten"]:
-        record = next(r for r in result.tasks if r["id"] == task.id)
-        if record["start_s"] is None:
-            findings += [{"task": task.id, "hole": f"{o}.{h}", "reason": f"hole {o}.{h} was not fastened (the task "
-                                                                        f"{record['status'].replace('_', ' ')})"} for o, h in task.holes]
+        runs = _runs_of(result, task, trace.fastenings, task.holes, "hole", "fastened", findings)
+        if runs is None:
             continue
-        end = record["end_s"] if record["end_s"] is not None else trace.t[-1]
-        runs = [f for f in trace.fastenings if f["robot"] == task.robot and record["start_s"] - 1e-4 <= f["t_s"] <= end + 1e-4]  # t_s is rounded
         for owner, name in task.holes:
             hole = f"{owner}.{name}"
             if hole in trace.holes_off_owner:
