@@ -248,7 +248,7 @@ def check_placement(result: SimResult) -> CheckResult:
         for when, i in moments:
             # the part was free to settle from the task's last release of it (a part still in the hand never was)
             lets_go = [a.t for a in trace.attachments if a.part == task.part and a.action == "detach" and a.robot == task.robot
-                       and (rec["start_s"] or 0.0) - 1e-9 <= a.t <= trace.t[i] + 1e-9]
+                       and rec["start_s"] is not None and rec["start_s"] - 1e-9 <= a.t <= trace.t[i] + 1e-9]
             since = trace.index_at(lets_go[-1]) if lets_go else None
             if judge(task, task.part, ".".join(task.place), when, i, lambda k, task=task: _placement_error(result, task, k), since):
                 break
