@@ -75,14 +75,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     program = load_program(Path(args.program))
     from cellctl.simulate import simulate
     from cellctl.validate import build_report
+    from cellctl.viz.options import watch_from
 
-    with console.status("simulating...") as status:
-        def progress(world, orch) -> None:
-            if round(world.t / world.dt) % 240 == 0:
-                status.update(f"simulating {program.name}: t = {world.t:.0f} s")
+    watch, written = watch_from(args), []
+    if watch.wanted:  # the GUI, a recording, plots or a report page: see cellctl.viz.session
+        from cellctl.viz.session import run_watched
 
-        result = simulate(program, seed=args.seed, on_tick=progress)
-    report = build_report(result)
+        outcome = run_watched(program, args.seed, watch, console)
+        report, written = outcome.report, outcome.written
+    else:
+        with console.status("simulating...") as status:
+            def progress(world, orch) -> None:
+                if round(world.t / world.dt) % 240 == 0:
+                    status.update(f"simulating {program.name}: t = {world.t:.0f} s")
+
+            result = simulate(program, seed=args.seed, on_tick=progress)
+        report = build_report(result)
     if args.report:
         out = Path(args.report)
         try:
@@ -92,7 +100,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _print_report(report)
     if args.report:
         console.print(f"report written to {args.report}")
+    for line in written:
+        console.print(line)
     return 0 if report.passed else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the program in the twin (the GUI with --gui), then report as validate does."""
+    from cellctl.viz.gui import WindowClosed
+
+    try:
+        return cmd_validate(args)
+    except WindowClosed as exc:
+        err_console.print(f"stopped: {exc}; the cycle did not finish, so there is no report")
+        return 130
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -110,6 +131,35 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """Run a validated program on the drivers of --driver: 0 done, 1 stopped (fault, following error, a task
+    failed), 4 refused by the gate (no passing validation of exactly these files, or a robot away from home)."""
+    from rich.markup import escape
+
+    from cellctl.deploy import Refused, deploy
+    from cellctl.drivers.factory import parse_options
+    from cellctl.model import load_program
+
+    program = load_program(Path(args.program))
+    options = parse_options(args.driver_option)
+    try:
+        with console.status(f"deploying {program.name} on {args.driver}..."):
+            result = deploy(program, Path(args.report), args.driver, options,
+                            record_to=Path(args.record) if args.record else None)
+    except Refused as exc:
+        err_console.print(f"[bold red]refused[/]: {escape(str(exc))}", soft_wrap=True, emoji=False)
+        return 4
+    verdict = "[bold green]DONE[/]" if result.passed else "[bold red]STOPPED[/]"
+    console.print(f"{verdict}  {program.name} ({program.shown}) on {escape(args.driver)}, cycle {result.cycle_time:.2f} s",
+                  emoji=False)
+    if result.reason:
+        console.print(f"      the cell was stopped safely: {escape(result.reason)}", soft_wrap=True, emoji=False)
+    for t in result.tasks:
+        console.print(f"      {t['id']:<16} {t['robot']:<10} {t['status']:<8} {escape(t.get('reason', ''))}", soft_wrap=True,
+                      emoji=False)
+    return 0 if result.passed else 1
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -124,19 +174,35 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cellctl", description="Robot cell controller: prove programs in a PyBullet twin.")
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="plan and run a program in the twin; check what really happened")
-    v.add_argument("program", help="program file (YAML), e.g. programs/pick_place.yaml")
-    v.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
-    v.add_argument("--seed", type=_seed, default=0, help="seed for IK restarts and planners (default 0)")
-    v.add_argument("-v", "--verbose", action="store_true", help="log what the controllers do")
+    r = sub.add_parser("run", help="run a program in the twin and watch it (--gui), record it, plot it; then report")
+    from cellctl.viz.options import add_watch_options
+
+    for p in (v, r):
+        p.add_argument("program", help="program file (YAML), e.g. programs/pick_place.yaml")
+        p.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
+        p.add_argument("--seed", type=_seed, default=0, help="seed for IK restarts and planners (default 0)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log what the controllers do")
+        add_watch_options(p, gui=p is r)
     g = sub.add_parser("graph", help="write every state machine as a Mermaid diagram (Markdown)")
     g.add_argument("--out", metavar="FILE.md", help="write here instead of printing")
     g.set_defaults(verbose=False)
+    d = sub.add_parser("deploy", help="run a validated program on hardware drivers (refused without a passing report)")
+    d.add_argument("program", help="program file (YAML), e.g. programs/pick_place.yaml")
+    d.add_argument("--report", metavar="FILE.json", required=True,
+                   help="the passing validation report of exactly this program, cell and URDFs (cellctl validate --report)")
+    d.add_argument("--driver", metavar="MODULE:FACTORY", required=True,
+                   help="driver factory, e.g. cellctl.drivers.ideal:factory or cellctl.drivers.modbus:factory")
+    d.add_argument("--driver-option", metavar="KEY=VALUE", action="append", default=[],
+                   help="option for the driver factory (repeatable), e.g. welder=192.168.0.21:502/1")
+    d.add_argument("--record", metavar="FILE.jsonl", help="record every command and state here (replay with "
+                   "--driver cellctl.drivers.record:replay_factory --driver-option path=FILE.jsonl)")
+    d.add_argument("-v", "--verbose", action="store_true", help="log what the controllers do")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("cellctl").setLevel(logging.DEBUG)
     try:
-        return cmd_graph(args) if args.command == "graph" else cmd_validate(args)
+        return {"graph": cmd_graph, "run": cmd_run, "deploy": cmd_deploy}.get(args.command, cmd_validate)(args)
     except ProgramError as exc:
         err_console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
         return 2

@@ -256,3 +256,8 @@ def test_a_seam_that_was_never_welded_fails_the_weld_check():
     """A weld task that never ran (here: the cell refused a deadlocking program) is no pass for `weld`."""
     weld = validate_file(str(FAULTY / "zone_deadlock.yaml")).check("weld")
     assert not weld.passed and "seam bracket.boss_seam was not welded (the task not run)" in weld.detail
+
+
+def test_a_weld_joins_parts_only_not_a_part_to_its_fixture(weld_run):
+    """The weld station's bracket is welded in a fixture: its bead touches the nest, yet only parts are fused."""
+    assert weld_run.trace.joins == []

@@ -87,26 +87,31 @@ s.append('</robot>\n')
 (OUT/'robots').mkdir(parents=True, exist_ok=True)
 (OUT/'robots/arm6.urdf').write_text(''.join(s))
 
-# ---------------------------------------------------------------- parallel gripper
+# ---------------------------------------------------------------- parallel grippers
 ALU = ('alu', (0.7, 0.7, 0.72, 1)); ORANGE = ('pad', (0.95, 0.5, 0.1, 1))
-s = ['<?xml version="1.0"?>\n<!-- Parallel-jaw gripper for cellctl: ISO 9409-1-50 coupling, palm, two prismatic fingers.\n'
-     '     Each finger joint value is the distance of its inner face from the centre line (0 to 45 mm),\n'
-     '     so the jaw opening is twice the joint value. Grip force up to 140 N per finger.\n'
-     '     The tool frame is the mounting face; cellctl cells put the TCP between the fingertips. -->\n<robot name="parallel_gripper">\n']
-m = 0.8
-body = inertial(m, (0,0,0.04), box_I(m, 0.06, 0.16, 0.06))
-body += geom('cyl', (0.04, 0.02), (0,0,0.01), color=DARK)
-body += geom('box', (0.06, 0.16, 0.05), (0,0,0.045), color=ALU)
-s.append(link('gripper_base', body))
-for side, sgn in (('left', 1), ('right', -1)):
-    m = 0.05
-    s.append(link(f'finger_{side}', inertial(m, (0, sgn*0.006, 0.04), box_I(m, 0.02, 0.012, 0.08)) + geom('box', (0.02, 0.012, 0.08), (0, sgn*0.006, 0.04), color=ORANGE)))
-    s.append(f'  <joint name="finger_{side}_joint" type="prismatic">\n    <parent link="gripper_base"/>\n    <child link="finger_{side}"/>\n'
-             f'    <origin xyz="0 0 0.07" rpy="0 0 0"/>\n    <axis xyz="0 {sgn} 0"/>\n'
-             f'    <limit lower="0" upper="0.045" effort="140" velocity="0.1"/>\n  </joint>\n')
-s.append('</robot>\n')
-(OUT/'tools').mkdir(parents=True, exist_ok=True)
-(OUT/'tools/parallel_gripper.urdf').write_text(''.join(s))
+def gripper(name, force, pad_w, title):
+    """A parallel-jaw gripper: palm and two prismatic fingers with pad_w wide pads, `force` N per finger."""
+    s = ['<?xml version="1.0"?>\n<!-- ' + title + ': ISO 9409-1-50 coupling, palm, two prismatic fingers.\n'
+         '     Each finger joint value is the distance of its inner face from the centre line (0 to 45 mm),\n'
+         f'     so the jaw opening is twice the joint value. Grip force up to {force:g} N per finger.\n'
+         f'     The tool frame is the mounting face; cellctl cells put the TCP between the fingertips. -->\n<robot name="{name}">\n']
+    m = 0.8
+    body = inertial(m, (0,0,0.04), box_I(m, 0.06, 0.16, 0.06))
+    body += geom('cyl', (0.04, 0.02), (0,0,0.01), color=DARK)
+    body += geom('box', (0.06, 0.16, 0.05), (0,0,0.045), color=ALU)
+    s.append(link('gripper_base', body))
+    for side, sgn in (('left', 1), ('right', -1)):
+        m = 0.05
+        s.append(link(f'finger_{side}', inertial(m, (0, sgn*0.006, 0.04), box_I(m, pad_w, 0.012, 0.08)) + geom('box', (pad_w, 0.012, 0.08), (0, sgn*0.006, 0.04), color=ORANGE)))
+        s.append(f'  <joint name="finger_{side}_joint" type="prismatic">\n    <parent link="gripper_base"/>\n    <child link="finger_{side}"/>\n'
+                 f'    <origin xyz="0 0 0.07" rpy="0 0 0"/>\n    <axis xyz="0 {sgn} 0"/>\n'
+                 f'    <limit lower="0" upper="0.045" effort="{force:g}" velocity="0.1"/>\n  </joint>\n')
+    s.append('</robot>\n')
+    (OUT/'tools').mkdir(parents=True, exist_ok=True)
+    (OUT/f'tools/{name}.urdf').write_text(''.join(s))
+
+gripper('parallel_gripper', 140, 0.02, 'Parallel-jaw gripper for cellctl')
+gripper('panel_gripper', 400, 0.04, 'Heavy-duty parallel-jaw gripper for cellctl, for sheet-metal panels (40 mm pads)')
 
 # ---------------------------------------------------------------- table
 WOOD = ('top', (0.55, 0.45, 0.35, 1)); LEG = ('leg', (0.3, 0.3, 0.32, 1))
@@ -324,3 +329,95 @@ for size, xyz in parts:
 s.append(link('flange_panel', body))
 s.append('</robot>\n')
 (OUT/'parts/flange_panel.urdf').write_text(''.join(s))
+
+# ---------------------------------------------------------------- door sub-assembly cell (sim/door_cell.yaml)
+def finish(s, rel):
+    """Close a URDF and write it under urdf/."""
+    s.append('</robot>\n')
+    (OUT/rel).write_text(''.join(s))
+
+def stand(name, L, W, H, comment, color=STEEL):
+    """A welded steel stand: an L x W x 30 mm top plate at height H on four 60 mm square legs; frame at the floor.
+    Returns the URDF's opening with the legs as their own link (PyBullet shows a link in one colour) and the top's body."""
+    s = [f'<?xml version="1.0"?>\n<!-- {comment}\n     {L*1000:g} x {W*1000:g} mm top, {H*1000:g} mm high; frame at the floor, top surface at z = {H:g} m. -->\n<robot name="{name}">\n']
+    legs = inertial(20.0, (0, 0, H/2), box_I(20.0, L, W, H))
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            legs += geom('box', (0.06, 0.06, H-0.03), (sx*(L/2-0.05), sy*(W/2-0.05), (H-0.03)/2), color=LEG)
+    s.append(link(f'{name}_legs', legs))
+    s.append(fixed(f'{name}_top_joint', f'{name}_legs', name))
+    body = inertial(40.0, (0, 0, H-0.015), box_I(40.0, L, W, 0.03)) + geom('box', (L, W, 0.03), (0, 0, H-0.015), color=color)
+    return s, body
+
+JIG_H, JIG_L, JIG_W = 0.70, 0.86, 0.56
+PANEL_L, PANEL_W, PANEL_T = 0.80, 0.50, 0.0012          # door inner panel, 1.2 mm steel
+PIN_R, PIN_H, PIN_GAP = 0.008, 0.03, 0.003               # locating pins: 16 mm, 30 mm high, 3 mm from the panel's edges
+s, body = stand('door_jig', JIG_L, JIG_W, JIG_H, 'Door jig for cellctl: a steel table whose top carries five locating pins round the 800 x 500 mm door\n'
+                '     inner panel (3 mm clearance a side): two on the hinge edge (-x), one on each other edge. The panel\'s frame\n'
+                '     (the centre of its bottom face) sits at the centre of the top surface.')
+px, py = PANEL_L/2 + PIN_GAP + PIN_R, PANEL_W/2 + PIN_GAP + PIN_R
+s.append(link('door_jig', body))
+pins = inertial(0.2, (0, 0, JIG_H + PIN_H/2), (1e-4, 1e-4, 1e-4))
+for xy in ((-px, -0.21), (-px, 0.21), (px, 0.0), (0.25, -py), (0.25, py)):
+    pins += geom('cyl', (PIN_R, PIN_H), (xy[0], xy[1], JIG_H + PIN_H/2), color=GREEN)
+s.append(link('locating_pins', pins))
+s.append(fixed('locating_pins_joint', 'door_jig', 'locating_pins'))
+finish(s, 'fixtures/door_jig.urdf')
+
+s, body = stand('infeed_stand', 0.90, 0.85, JIG_H, 'Infeed stand for cellctl: the door inner panel lies on the -y part of the top, the hinge\n'
+                '     reinforcement brackets on a strip along its +y edge.')
+s.append(link('infeed_stand', body))
+finish(s, 'fixtures/infeed_stand.urdf')
+
+s, body = stand('outfeed_stand', 0.90, 0.60, JIG_H, 'Outfeed stand for cellctl: finished door sub-assemblies are put down here.')
+s.append(link('outfeed_stand', body))
+finish(s, 'fixtures/outfeed_stand.urdf')
+
+YELLOW = ('feeder', (0.9, 0.75, 0.2, 1))
+s = ['<?xml version="1.0"?>\n<!-- Bolt supply for cellctl: a pedestal with a vibratory bowl feeder (300 mm bowl) that presents hinge bolts.\n'
+     '     Frame at the floor; the bowl\'s rim at z = 1.0 m. -->\n<robot name="bolt_feeder">\n']
+body = inertial(45.0, (0, 0, 0.45), box_I(45.0, 0.25, 0.25, 0.9))
+body += geom('box', (0.25, 0.25, 0.85), (0, 0, 0.425), color=DARK) + geom('cyl', (0.15, 0.15), (0, 0, 0.925), color=YELLOW)
+s.append(link('bolt_feeder', body))
+finish(s, 'fixtures/bolt_feeder.urdf')
+
+# the panel: a 1.2 mm sheet with a hat-section waist rail along its middle, the handle the gripper takes it by
+RAIL = (0.50, 0.03, 0.035)
+rail_m = 7850 * 0.001 * (RAIL[1] + 2*RAIL[2] + 0.02) * RAIL[0]   # 1 mm sheet folded into a hat
+sheet_m = 7850 * PANEL_L * PANEL_W * PANEL_T
+m, com, I = combine([(sheet_m, (0, 0, PANEL_T/2), box_I(sheet_m, PANEL_L, PANEL_W, PANEL_T)),
+                     (rail_m, (0, 0, PANEL_T + RAIL[2]/2), box_I(rail_m, *RAIL))])
+PANEL_GREY = ('panel', (0.68, 0.7, 0.74, 1))
+s = ['<?xml version="1.0"?>\n<!-- Door inner panel for cellctl: an 800 x 500 mm sheet of 1.2 mm steel (the hinge edge at -x) with a\n'
+     '     500 x 30 x 35 mm hat-section waist rail along its middle, by which it is handled. Frame at the centre of the\n'
+     f'     bottom face. Mass {m:.2f} kg (the rail hollow: 1 mm sheet). -->\n<robot name="door_inner_panel">\n']
+body = inertial(m, com, I) + geom('box', (PANEL_L, PANEL_W, PANEL_T), (0, 0, PANEL_T/2), color=PANEL_GREY)
+body += geom('box', RAIL, (0, 0, PANEL_T + RAIL[2]/2), color=PANEL_GREY)
+s.append(link('door_inner_panel', body))
+finish(s, 'parts/door_inner_panel.urdf')
+
+def hinge_bracket(name, plate, block_x, comment):
+    """A hinge reinforcement: a 4 mm steel plate (x, y) with a 20 x 50 x 25 mm hinge block on it at block_x,
+    by which the gripper takes it; frame at the centre of the bottom face."""
+    block = (0.02, 0.05, 0.025)
+    solids = [(7850*plate[0]*plate[1]*0.004, (0, 0, 0.002), box_I(7850*plate[0]*plate[1]*0.004, plate[0], plate[1], 0.004)),
+              (7850*block[0]*block[1]*block[2], (block_x, 0, 0.004 + block[2]/2), box_I(7850*block[0]*block[1]*block[2], *block))]
+    m, com, I = combine(solids)
+    s = [f'<?xml version="1.0"?>\n<!-- {comment}\n     Frame at the centre of the bottom face. Mass {m:.3f} kg (steel). -->\n<robot name="{name}">\n']
+    body = inertial(m, com, I) + geom('box', (plate[0], plate[1], 0.004), (0, 0, 0.002), color=RED)
+    body += geom('box', block, (block_x, 0, 0.004 + block[2]/2), color=RED)
+    s.append(link(name, body))
+    finish(s, f'parts/{name}.urdf')
+
+hinge_bracket('hinge_bracket', (0.05, 0.14), 0.0, 'Hinge reinforcement bracket for cellctl (two-bolt hinge): a 50 x 140 x 4 mm steel plate with a\n'
+              '     20 x 50 x 25 mm hinge block in its middle; bolt holes 100 mm apart on its centre line.')
+hinge_bracket('hinge_bracket_4b', (0.09, 0.16), 0.0, 'Hinge reinforcement bracket for cellctl (four-bolt heavy hinge): a 90 x 160 x 4 mm steel plate with\n'
+              '     a 20 x 50 x 25 mm hinge block in its middle; four bolt holes at the corners of a 50 x 110 mm rectangle.')
+
+RISER_H = 0.4
+s = ['<?xml version="1.0"?>\n<!-- Robot riser for cellctl: a 400 mm high steel pedestal (260 mm tube on a 400 x 400 x 20 mm foot plate) that\n'
+     '     lifts an arm so it reaches down onto 700 mm high work. Frame at the floor; the mounting face at z = 0.4 m. -->\n<robot name="riser">\n']
+body = inertial(80.0, (0, 0, RISER_H/2), cyl_I(80.0, 0.13, RISER_H))
+body += geom('box', (0.4, 0.4, 0.02), (0, 0, 0.01), color=DARK) + geom('cyl', (0.13, RISER_H - 0.02), (0, 0, 0.02 + (RISER_H - 0.02)/2), color=STEEL)
+s.append(link('riser', body))
+finish(s, 'fixtures/riser.urdf')

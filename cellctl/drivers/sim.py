@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from cellctl.drivers.base import GripperState, MotionStatus, RobotState
+from cellctl.drivers.base import GripperState, Handle, MotionStatus, RobotLimits, RobotState, check_trajectory
+from cellctl.drivers.factory import CellDrivers
+from cellctl.errors import DriverError
 from cellctl.motion.trajectory import HOLD_RAMP, JointTrajectory, PathClock
 from cellctl.twin.world import World
 
@@ -13,21 +17,15 @@ SETTLE_TIMEOUT = 1.0  # s after a trajectory's end before a move that has not ar
 GRIP_STILL = 2e-3  # m/s: fingers slower than this have stopped
 GRIP_TIMEOUT = 3.0  # s
 GRIP_SQUEEZE = 5e-4  # m the jaws are driven past first contact, to keep pressing on the part
+TOLERANCE = 0.01  # rad: the twin's servos keep every joint this close to its reference (the `tracking` check's limit)
+STOP_TIME = 0.25  # s from stop() at full speed to standstill: the servos brake at their force limits
 
 
-class SimMotion:
+class SimMotion(Handle):
     """A MotionHandle whose status the driver updates after every physics step."""
 
-    def __init__(self) -> None:
-        self._status = MotionStatus.RUNNING
-        self.reason = ""
-
-    def status(self) -> MotionStatus:
-        return self._status
-
     def _end(self, status: MotionStatus, reason: str = "") -> None:
-        if self._status is MotionStatus.RUNNING:
-            self._status, self.reason = status, reason
+        self.end(status, reason)
 
 
 class WorldClock:
@@ -43,6 +41,11 @@ class SimRobotDriver:
 
     def __init__(self, world: World, robot: str):
         self.world, self.name, self.period = world, robot, world.dt
+        self.max_latency, self.stop_time, self.tolerance = world.dt, STOP_TIME, TOLERANCE
+        lim = world.robots[robot].arm.limits
+        self.limits = RobotLimits(lim.lower, lim.upper, lim.velocity)
+        self._fault = ""  # an injected drive fault (conformance tests), until reset()
+        self._q_ref = world.joint_state(robot)[0]
         self._traj: JointTrajectory | None = None
         self._clock = PathClock(HOLD_RAMP)
         self._late = 0.0  # s the arm has spent past the trajectory's end without settling
@@ -55,14 +58,16 @@ class SimRobotDriver:
 
     def state(self) -> RobotState:
         q, qd, _ = self.world.joint_state(self.name)
-        return RobotState(self.world.t, q, qd, self._estopped)
+        return RobotState(self.world.t, q, qd, self._estopped, np.array(self._q_ref), self._fault)
 
     def execute(self, trajectory: JointTrajectory) -> SimMotion:
         if self._handle is not None:
             self._handle._end(MotionStatus.STOPPED, "replaced by a new trajectory")
         handle = SimMotion()
-        if self._estopped:
-            handle._end(MotionStatus.FAILED, "the robot is e-stopped; reset it first")
+        refusal = ("the robot is e-stopped; reset it first" if self._estopped else self._fault) or check_trajectory(
+            trajectory, self.limits, self.world.joint_state(self.name)[0], self.tolerance)
+        if refusal:
+            handle._end(MotionStatus.FAILED, refusal)
             return handle
         self._traj, self._clock, self._late, self._handle = trajectory, PathClock(HOLD_RAMP), 0.0, handle
         self._next, self._at_end = None, False
@@ -82,15 +87,21 @@ class SimRobotDriver:
         self._freeze("e-stop")
 
     def reset(self) -> None:
-        self._estopped = False
+        self._estopped, self._fault = False, ""
 
-    def _freeze(self, reason: str) -> None:
+    def inject_fault(self, reason: str) -> None:
+        """A simulated drive trip (for tests): the arm stops, the motion fails with `reason`, until reset()."""
+        self._fault = reason
+        self._freeze(reason, MotionStatus.FAILED)
+
+    def _freeze(self, reason: str, status: MotionStatus = MotionStatus.STOPPED) -> None:
         """Hold the position measured now, with zero velocity: the servos brake at their force limits."""
         q, _, _ = self.world.joint_state(self.name)
         self._traj, self._clock, self._next, self._at_end = JointTrajectory.hold(q), PathClock(HOLD_RAMP), None, False
         if self._handle is not None:
-            self._handle._end(MotionStatus.STOPPED, reason)
+            self._handle._end(status, reason)
         self._handle = None
+        self._q_ref = np.array(q)
         self.world.command_joints(self.name, q, np.zeros_like(q), q)
 
     def _command(self, t: float) -> None:
@@ -101,7 +112,7 @@ class SimRobotDriver:
         if s0 >= traj.duration:  # holding the end: commanded once, the servos keep it
             self._clock.advance(self.world.dt)
             if not self._at_end:
-                self._at_end = True
+                self._at_end, self._q_ref = True, traj.end
                 self.world.command_joints(self.name, traj.end, np.zeros_like(traj.end), traj.end)
             return
         # PyBullet's servo closes the position error it sees at the start of a step, so it is given the reference
@@ -109,6 +120,7 @@ class SimRobotDriver:
         q, qd = self._next[1:] if self._next is not None and self._next[0] == s0 else traj.sample(s0)
         s1 = self._clock.advance(self.world.dt)
         self._next = (s1, *traj.sample(s1))
+        self._q_ref = self._next[1]  # where the arm should be when this step is over (when state() is next read)
         self.world.command_joints(self.name, q, qd * self._clock.rate, self._next[1])
 
     def _watch(self, t: float) -> None:
@@ -153,6 +165,9 @@ class SimGripperDriver:
     def close(self) -> SimMotion:
         return self._start(0.0, closing=True)
 
+    def reset(self) -> None:
+        """The twin's gripper has no latched faults."""
+
     def stop(self) -> None:
         pos, _ = self.world.finger_state(self.name)
         self.world.command_fingers(self.name, float(pos.mean()))
@@ -190,3 +205,39 @@ class SimGripperDriver:
         elif t - self._t0 > GRIP_TIMEOUT:
             h._end(MotionStatus.FAILED, f"the gripper did not finish {'closing' if self._closing else 'opening'} within {GRIP_TIMEOUT:.0f} s")
             self._handle = None
+
+
+def factory(cell=None) -> CellDrivers:
+    """The twin as a cell's drivers (headless): a World of `cell` (default: the bundled pick-and-place cell), the
+    simulation drivers of every robot and tool, `advance()` one physics step. For the conformance kit and dry runs
+    of `deploy`; the validator builds its own."""
+    from cellctl.model.cell import load_cell
+
+    if cell is None:
+        default = Path(__file__).resolve().parents[2] / "sim" / "pick_place_cell.yaml"
+        if not default.exists():
+            raise DriverError("cellctl.drivers.sim:factory needs a cell (--driver-cell FILE.yaml) outside a source checkout")
+        cell = load_cell(default)
+    world = World(cell)
+    robots, tools = {}, {}
+    for name, robot in cell.robots.items():
+        robots[name] = SimRobotDriver(world, name)
+        kind = robot.tool.kind if robot.tool else None
+        if kind == "gripper":
+            tools[name] = SimGripperDriver(world, name)
+        elif kind is not None:
+            from cellctl.drivers import sim_tools
+
+            tools[name] = {"weld_torch": sim_tools.SimWeldSource, "nutrunner": sim_tools.SimNutrunner,
+                           "spot_gun": sim_tools.SimSpotGun}[kind](world, name)
+
+    def fault(driver, reason: str) -> None:
+        if not isinstance(driver, SimRobotDriver):
+            raise NotImplementedError("the twin's tools fail only through what happens in the world (no arc, a stall)")
+        driver.inject_fault(reason)
+
+    def disconnect(driver) -> None:
+        raise NotImplementedError("the twin's drivers have no connection to lose")
+
+    return CellDrivers(WorldClock(world), robots, tools, advance=world.step, close=world.close, fault=fault,
+                       disconnect=disconnect)

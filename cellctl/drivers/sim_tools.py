@@ -45,6 +45,9 @@ class SimWeldSource:
         done._end(MotionStatus.DONE)
         return done
 
+    def reset(self) -> None:
+        """The twin's weld source has no latched faults: nothing to clear."""
+
     def stop(self) -> None:
         self.on = False
         self._set(False)
@@ -58,6 +61,10 @@ class SimWeldSource:
             self.world.trace.arcs.append((self.world.t, self.name, established))
 
     def _watch(self, t: float) -> None:
+        if not self.on or not self.established:
+            self.world.beads.out(self.name)
+        else:
+            self.world.beads.burn(self.name)
         if not self.on:
             return
         hit = self.world.ray_to_work(self.name, ARC_BACK, ARC_GAP)
@@ -108,6 +115,9 @@ class SimNutrunner:
         self._job = (handle, torque, angle_max, self.world.spindle_state(self.name)[0], bolt, misalign)
         self._speed = float(speed)
         return handle
+
+    def reset(self) -> None:
+        """The twin's nutrunner has no latched faults: nothing to clear."""
 
     def stop(self) -> None:
         self._speed_cmd = 0.0
@@ -220,6 +230,9 @@ class SimSpotGun:
         self.current_on = False
         self.world.command_electrode(self.name, self._open, self.max_force)
         return self._start("open")["handle"]
+
+    def reset(self) -> None:
+        """The twin's spot gun has no latched faults: nothing to clear."""
 
     def stop(self) -> None:
         """Current off; the electrodes stay where they are (a clamping gun keeps its clamp)."""

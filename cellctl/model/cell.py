@@ -94,6 +94,18 @@ class Zone:
 
 
 @dataclass
+class Camera:
+    """A named viewpoint on the cell (GUI and recordings): it looks at `target` (m, world) from `distance` m,
+    turned `yaw` rad about the world z axis and tilted `pitch` rad (negative: looking down)."""
+
+    name: str
+    target: np.ndarray
+    distance: float
+    yaw: float
+    pitch: float
+
+
+@dataclass
 class Cell:
     name: str
     file: Path
@@ -103,6 +115,7 @@ class Cell:
     parts: dict[str, Part]
     zones: dict[str, Zone]
     clearance: float = 0.005  # m every robot (tool and held part included) keeps from what it may not touch
+    cameras: dict[str, Camera] = field(default_factory=dict)  # viewpoints; none: the viewer frames the whole cell
 
     @property
     def shown(self) -> str:
@@ -375,10 +388,44 @@ def _tool(section: YDict, name: str) -> Tool:
     return Tool(name, kind, tool_urdf, tcp)
 
 
+CAMERA_YAW_DEG, CAMERA_PITCH_DEG = 50.0, -35.0  # a camera's defaults: from the front right, looking down
+
+
+def _cameras(doc: YDict) -> dict[str, Camera]:
+    """The optional 'cameras' section: name -> {target: [x, y, z], distance_m (or distance), yaw_deg, pitch_deg}."""
+    section, out = _section(doc, "cameras"), {}
+    for name in section:
+        what = f"camera '{name}'"
+        entry = check_keys(_entry(section, name, "camera"), what, ("target",), ("distance_m", "distance", "yaw_deg", "pitch_deg"))
+        if ("distance_m" in entry) == ("distance" in entry):
+            raise entry.error("distance" if "distance" in entry else None,
+                              f"{what} needs exactly one of 'distance_m' or 'distance' (m from its target), like distance_m: 3")
+        distance = fields.number(entry, "distance_m" if "distance_m" in entry else "distance", what, positive=True)
+        yaw = fields.number(entry, "yaw_deg", what) if "yaw_deg" in entry else CAMERA_YAW_DEG
+        pitch = fields.number(entry, "pitch_deg", what) if "pitch_deg" in entry else CAMERA_PITCH_DEG
+        if not -90.0 < pitch < 90.0:
+            raise entry.error("pitch_deg", f"'pitch_deg' of {what} must be between -90 and 90 (exclusive; -89 looks straight "
+                                           f"down), not {pitch:g}")
+        out[str(name)] = Camera(str(name), fields.vector(entry, "target", what), distance, float(np.radians(yaw)),
+                                float(np.radians(pitch)))
+    return out
+
+
+def load_parts(doc: YDict) -> dict[str, Part]:
+    """The `parts:` section of a cell file, or of a program that brings its own product's parts."""
+    parts = {}
+    section = _section(doc, "parts")
+    for name in section:
+        entry = check_keys(_entry(section, name, "part"), f"part '{name}'", ("urdf", "pose"), ("features",))
+        urdf = _solid(entry, f"part '{name}'")
+        parts[name] = Part(name, urdf, fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name))
+    return parts
+
+
 def load_cell(path: Path) -> Cell:
     """Read a cell file (sim/*.yaml) into a Cell; every error names the file, line and fix."""
     doc = load_yaml(path)
-    check_keys(doc, "a cell file", ("cell", "robots"), ("tools", "fixtures", "parts", "zones", "clearance_mm"))
+    check_keys(doc, "a cell file", ("cell", "robots"), ("tools", "fixtures", "parts", "zones", "clearance_mm", "cameras"))
 
     tool_section = _section(doc, "tools")
     tools = {name: _tool(tool_section, name) for name in tool_section}
@@ -425,12 +472,7 @@ def load_cell(path: Path) -> Cell:
         urdf = _solid(entry, f"fixture '{name}'")
         fixtures[name] = Fixture(name, urdf, pose, _features(entry, name))
 
-    parts = {}
-    section = _section(doc, "parts")
-    for name in section:
-        entry = check_keys(_entry(section, name, "part"), f"part '{name}'", ("urdf", "pose"), ("features",))
-        urdf = _solid(entry, f"part '{name}'")
-        parts[name] = Part(name, urdf, fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name))
+    parts = load_parts(doc)
 
     zones = {}
     section = _section(doc, "zones")
@@ -448,4 +490,4 @@ def load_cell(path: Path) -> Cell:
     if not isinstance(doc["cell"], str):
         raise doc.error("cell", "'cell' must be the cell's name")
     clearance = fields.number(doc, "clearance_mm", "the cell", positive=True) / 1000 if "clearance_mm" in doc else Cell.clearance
-    return Cell(doc["cell"], path.resolve(), robots, tools, fixtures, parts, zones, clearance)
+    return Cell(doc["cell"], path.resolve(), robots, tools, fixtures, parts, zones, clearance, _cameras(doc))

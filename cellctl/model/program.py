@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,7 @@ from spatialmath import SE3
 
 from cellctl.errors import ProgramError
 from cellctl.model import fields
-from cellctl.model.cell import Cell, load_cell
+from cellctl.model.cell import Cell, load_cell, load_parts
 from cellctl.model.yamlsource import YDict, YList, check_keys, display_path, load_yaml
 
 
@@ -360,11 +360,24 @@ def _check_robot_order(tasks: list[Task], entries: YList) -> None:
                             f"move '{stuck.id}' below what it waits for")
 
 
+def _with_product(cell: Cell, doc: YDict) -> Cell:
+    """The cell with the parts the program brings (`parts:`, as in a cell file): a second product on the same
+    hardware. A part named like one of the cell's replaces it (the infeed holds this product instead)."""
+    if "parts" not in doc:
+        return cell
+    parts = load_parts(doc)
+    for name in parts:
+        if name in cell.robots or name in cell.fixtures:
+            raise doc["parts"].error(name, f"'{name}' is a {'robot' if name in cell.robots else 'fixture'} of {cell.shown}; "
+                                           "name the program's part otherwise")
+    return replace(cell, parts={**cell.parts, **parts})
+
+
 def load_program(path: Path) -> Program:
     """Read a program file (programs/*.yaml) and its cell; every error names the file, line and fix."""
     doc = load_yaml(path)
-    check_keys(doc, "a program file", ("program", "cell", "tasks"), ("takt_s",))
-    cell = load_cell(fields.file_path(doc, "cell", "the program", ".yaml"))
+    check_keys(doc, "a program file", ("program", "cell", "tasks"), ("takt_s", "parts"))
+    cell = _with_product(load_cell(fields.file_path(doc, "cell", "the program", ".yaml")), doc)
     entries = doc["tasks"]
     if not isinstance(entries, YList) or not entries:
         raise doc.error("tasks", "'tasks' must be a non-empty list of tasks, each like {id: ..., robot: ..., pick: ...}")

@@ -16,6 +16,7 @@ from cellctl.errors import ProgramError
 from cellctl.kinematics.arm import Arm
 from cellctl.model.cell import FLANGE, Cell
 from cellctl.twin.assembly import robot_with_tool
+from cellctl.twin.beads import Beads
 from cellctl.twin.bolts import Bolts
 from cellctl.twin.poses import matrix_from_pb, pb_from_se3, se3_from_pb
 from cellctl.twin.trace import Attachment, Contact, RobotTrace, Trace
@@ -29,7 +30,7 @@ PAD_RADIUS = 0.01  # m: the lever of a finger pad's friction against a held part
 TOUCH = 1e-4  # m: bodies closer than this touch (the same threshold for grasps and for collisions)
 SPINDLE_INERTIA = 0.02  # kg m^2: a geared nutrunner drive's rotor as the spindle sees it
 ROBOT_SPEED_MAX = 15.0  # m/s no point of a robot or its held part moves faster (arms reach a few m/s at most)
-LAYOUT_TOL = 2e-3  # m: bodies laid out overlapping by more than this are a fault of the cell (margins are ~1 mm)
+LAYOUT_TOL = 3e-3  # m: bodies laid out overlapping by more than this are a fault of the cell (two touching cylinders read 2 mm: a margin each)
 
 
 @dataclass
@@ -218,6 +219,7 @@ class World:
             pb.changeDynamics(body, -1, lateralFriction=PART_FRICTION, spinningFriction=0.002, rollingFriction=1e-4,
                               frictionAnchor=1, physicsClientId=c)
         self.bolts = Bolts(self)
+        self.beads = Beads(self)
         for name, robot in self.cell.robots.items():
             self._build_robot(name, robot)
 

@@ -264,7 +264,9 @@ def check_placement(result: SimResult) -> CheckResult:
             judge(None, part, "where the cell put it", "at the end of the run, though no task handles it", len(trace.t) - 1, moved, 0)
     findings += [f for f in _task_failures(result, "placement") if not any(g["task"] == f["task"] for g in findings)]
     if findings:
-        findings.sort(key=lambda f: -f.get("error_mm", 0.0))
+        # tasks that were cut short or never ran (consequences of another failure) after those that ran
+        cut = {t["id"] for t in result.tasks if t["status"] in ("stopped", "not_run")}
+        findings.sort(key=lambda f: (f["task"] in cut, -f.get("error_mm", 0.0)))
         return CheckResult("placement", False, "; ".join((f"task {f['task']}: " if f["task"] else "") + f["reason"] for f in findings),
                            findings[0]["task"], findings)
     return CheckResult("placement", True, f"every part ended within {PLACE_TOL_M * 1000:.0f} mm / {np.degrees(PLACE_TOL_RAD):.0f} deg of "

@@ -37,10 +37,20 @@ class _World:
         return h.robot if h else None
 
     def resting_on(self, part: str, t: float) -> set[str]:
-        """The bodies other than robots that part touched at the recorded step at or before t."""
+        """The bodies other than robots that part touched at the recorded step at or before t, and what those parts
+        rest on in turn, down to the fixtures: work on a thin sheet is near the jig under it by nature."""
         contacts = self._touching.get(self.trace.t[self.trace.index_at(t)], [])
-        out = {_body(c.b) if _body(c.a) == part else _body(c.a) for c in contacts if part in (_body(c.a), _body(c.b))}
-        return {b for b in out if self.trace.bodies.get(b) != "robot"}
+        out, todo = set(), [part]
+        while todo:
+            x = todo.pop()
+            for c in contacts:
+                if x in (_body(c.a), _body(c.b)):
+                    other = _body(c.b) if _body(c.a) == x else _body(c.a)
+                    if other != part and other not in out and self.trace.bodies.get(other) != "robot":
+                        out.add(other)
+                        if self.trace.bodies.get(other) in ("part", "bolt"):
+                            todo.append(other)
+        return out
 
 
 def _work(program: Program, world: _World, timeline: Timeline) -> dict[tuple[str, str], set[str]]:

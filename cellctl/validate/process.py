@@ -123,7 +123,10 @@ def check_weld(result: SimResult) -> CheckResult:
         angle = float(np.max(np.arccos(np.clip(np.einsum("ni,ni->n", tcp[:, :3, 2], z_ideal), -1, 1))))
         info = {"task": task.id, "seam": f"{owner}.{name}", "deviation_mm": round(float(d.max()) * 1000, 3),
                 "speed_mm_s": round(speed * 1000, 2), "coverage_pct": round(coverage * 100, 1),
-                "angle_error_deg": round(float(np.degrees(angle)), 2), "t_s": round(mine[0][0], 4)}
+                "angle_error_deg": round(float(np.degrees(angle)), 2), "t_s": round(mine[0][0], 4),
+                # the parts this seam's bead joined (read from the twin: a bead that bridged two parts fused them)
+                "joined": sorted({x for t, r, a, b in trace.joins if r == task.robot and mine[0][0] - 1e-9 <= t <= mine[-1][1] + 1e-9
+                                  for x in (a, b)} - {owner})}
         seams.append(info)
         problems = []
         if d.max() > ARC_OFF_SEAM_M:
@@ -144,7 +147,8 @@ def check_weld(result: SimResult) -> CheckResult:
     if not seams and not spots:
         return CheckResult("weld", True, "no seams or spots in this program")
     return CheckResult("weld", True, "; ".join([f"{s['seam']}: {s['coverage_pct']:.0f} % welded at {s['speed_mm_s']:.1f} mm/s, "
-                                                f"within {s['deviation_mm']:.2f} mm and {s['angle_error_deg']:.1f} deg" for s in seams]
+                                                f"within {s['deviation_mm']:.2f} mm and {s['angle_error_deg']:.1f} deg"
+                                                + (f", joined to {', '.join(s['joined'])}" if s["joined"] else "") for s in seams]
                                                + [f"{s['spot']}: {s['force_n']:.0f} N for {s['dwell_s']:.2f} s, within "
                                                   f"{s['position_error_mm']:.2f} mm and {s['axis_angle_deg']:.1f} deg" for s in spots]),
                        None, seams + spots)

@@ -31,12 +31,14 @@ class Report:
     checks: list[CheckResult]
     tasks: list[dict]
     events: list[dict]
+    fingerprint: dict | None = None  # what was validated, by content (cellctl.fingerprint); deploy checks it
 
     def to_json(self) -> dict:
         return {"program": self.program, "program_file": self.program_file, "cell": self.cell,
                 "cell_file": self.cell_file, "passed": self.passed, "cycle_time_s": self.cycle_time_s,
                 "takt_s": self.takt_s, "seed": self.seed, "checks": [c.to_json() for c in self.checks],
-                "tasks": self.tasks, "events": self.events}
+                "tasks": self.tasks, "events": self.events,
+                **({"fingerprint": self.fingerprint} if self.fingerprint else {})}
 
     def check(self, name: str) -> CheckResult:
         return next(c for c in self.checks if c.name == name)

@@ -1,0 +1,61 @@
+"""Weld beads that join parts: where an arc burns across two parts, its bead fuses them, as it does in the cell. A
+bracket welded to a panel then travels with the panel; a seam never struck leaves the bracket loose on it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellctl.twin._pybullet import pb
+
+BEAD_RADIUS = 0.003  # m: how far round the wire tip the weld pool wets the work
+JOIN_LENGTH = 0.005  # m of bead laid across two parts that joins them (a tack weld's length)
+JOIN_STRENGTH = 1e5  # N (and N m) a weld joint holds: far beyond anything the cell's arms can load it with
+
+
+class Beads:
+    """The beads the arcs lay in one World; joins parts with a fixed constraint once a bead bridges them."""
+
+    def __init__(self, world):
+        self.world = world
+        c = world.client
+        shape = pb.createCollisionShape(pb.GEOM_SPHERE, radius=BEAD_RADIUS, physicsClientId=c)
+        unseen = pb.createVisualShape(pb.GEOM_SPHERE, radius=1e-4, rgbaColor=[0, 0, 0, 0], physicsClientId=c)
+        self.probe = pb.createMultiBody(0, shape, unseen, [0, 0, -10], physicsClientId=c)  # touches nothing, is only measured
+        pb.setCollisionFilterGroupMask(self.probe, -1, 0, 0, physicsClientId=c)
+        self._tip: dict[str, np.ndarray] = {}  # robot -> its wire tip at the last step its arc burned
+        self._bridged: dict[tuple[str, str], float] = {}  # part pair -> m of bead laid across both
+        self.joined: dict[tuple[str, str], int] = {}  # part pair -> the constraint that holds them together
+
+    def burn(self, robot: str) -> None:
+        """The robot's arc burns this step: the bead grows along its wire tip's path; parts it wets together for
+        JOIN_LENGTH are joined."""
+        w, c = self.world, self.world.client
+        tip = w.tcp_matrix(robot)[:3, 3]
+        grown = float(np.linalg.norm(tip - self._tip[robot])) if robot in self._tip else 0.0
+        self._tip[robot] = tip
+        pb.resetBasePositionAndOrientation(self.probe, list(tip), [0, 0, 0, 1], physicsClientId=c)
+        wet = sorted(n for n, k in w.kinds.items() if k == "part" and
+                     pb.getClosestPoints(self.probe, w.ids[n], 0.0, physicsClientId=c))
+        for i, a in enumerate(wet):
+            for b in wet[i + 1:]:
+                self._bridged[(a, b)] = self._bridged.get((a, b), 0.0) + grown
+                if (a, b) not in self.joined and self._bridged[(a, b)] >= JOIN_LENGTH:
+                    self.joined[(a, b)] = self._join(a, b)
+                    w.trace.joins.append((w.t, robot, a, b))
+
+    def out(self, robot: str) -> None:
+        """The arc went out: the next bead starts afresh."""
+        self._tip.pop(robot, None)
+
+    def _join(self, a: str, b: str) -> int:
+        """Fix part b to part a where they are now (constraint frames at the bodies' centres of mass, as PyBullet
+        reports base poses)."""
+        c, ids = self.world.client, self.world.ids
+        pa, oa = pb.getBasePositionAndOrientation(ids[a], physicsClientId=c)
+        pbb, ob = pb.getBasePositionAndOrientation(ids[b], physicsClientId=c)
+        ip, io = pb.invertTransform(pa, oa)
+        rel_p, rel_o = pb.multiplyTransforms(ip, io, pbb, ob)
+        cid = pb.createConstraint(ids[a], -1, ids[b], -1, pb.JOINT_FIXED, [0, 0, 0], rel_p, [0, 0, 0],
+                                  parentFrameOrientation=rel_o, physicsClientId=c)
+        pb.changeConstraint(cid, maxForce=JOIN_STRENGTH, physicsClientId=c)
+        return cid
