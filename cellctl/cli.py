@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cellctl.errors import CellctlError, ProgramError
@@ -20,7 +21,8 @@ err_console = Console(stderr=True, highlight=False)
 def _print_report(report) -> None:
     verdict = "[bold green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
     takt = f" (takt {report.takt_s:g} s)" if report.takt_s else ""
-    console.print(f"{verdict}  {report.program} ({report.program_file}) on cell {report.cell} ({report.cell_file})")
+    console.print(f"{verdict}  {escape(report.program)} ({escape(str(report.program_file))}) on cell {escape(report.cell)} "
+                  f"({escape(str(report.cell_file))})")
     console.print(f"      cycle time {report.cycle_time_s:.2f} s{takt}, seed {report.seed}")
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("check")
@@ -28,7 +30,7 @@ def _print_report(report) -> None:
     table.add_column("task")
     table.add_column("detail", overflow="fold")
     for c in report.checks:
-        table.add_row(c.name, "[green]ok[/]" if c.passed else "[red]FAIL[/]", c.task or "", c.detail)
+        table.add_row(c.name, "[green]ok[/]" if c.passed else "[red]FAIL[/]", escape(c.task or ""), escape(c.detail))
     console.print(table)
     _print_features(report)
     tasks = Table(show_header=True, header_style="bold", box=None, pad_edge=False, title="tasks", title_justify="left")
@@ -37,7 +39,7 @@ def _print_report(report) -> None:
     for t in report.tasks:
         fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
         colour = {"done": "green", "failed": "red"}.get(t["status"], "yellow")
-        tasks.add_row(t["id"], t["robot"], t["kind"], fmt(t["start_s"]), fmt(t["end_s"]), f"[{colour}]{t['status']}[/]")
+        tasks.add_row(escape(t["id"]), escape(t["robot"]), t["kind"], fmt(t["start_s"]), fmt(t["end_s"]), f"[{colour}]{t['status']}[/]")
     console.print(tasks)
 
 
@@ -65,7 +67,7 @@ def _print_features(report) -> None:
     for col in ("feature", "task", "measured in the twin", ""):
         table.add_column(col)
     for name, task, figures, ok in rows:
-        table.add_row(name, task, figures, "[green]ok[/]" if ok else "[red]FAIL[/]")
+        table.add_row(escape(name), escape(task), escape(figures), "[green]ok[/]" if ok else "[red]FAIL[/]")
     console.print(table)
 
 
@@ -99,9 +101,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise ProgramError(f"cannot write the report: {exc.strerror}; choose a writable path with --report", str(out))
     _print_report(report)
     if args.report:
-        console.print(f"report written to {args.report}")
+        console.print(f"report written to {escape(args.report)}")
     for line in written:
-        console.print(line)
+        console.print(escape(line))
     return 0 if report.passed else 1
 
 
@@ -112,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         return cmd_validate(args)
     except WindowClosed as exc:
-        err_console.print(f"stopped: {exc}; the cycle did not finish, so there is no report")
+        err_console.print(f"stopped: {escape(str(exc))}; the cycle did not finish, so there is no report")
         return 130
 
 
@@ -125,7 +127,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
             Path(args.out).write_text(text)
         except OSError as exc:
             raise ProgramError(f"cannot write the diagrams: {exc.strerror}; choose a writable path with --out", args.out)
-        console.print(f"diagrams written to {args.out}")
+        console.print(f"diagrams written to {escape(args.out)}")
     else:
         print(text)
     return 0
@@ -134,7 +136,6 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Run a validated program on the drivers of --driver: 0 done, 1 stopped (fault, following error, a task
     failed), 4 refused by the gate (no passing validation of exactly these files, or a robot away from home)."""
-    from rich.markup import escape
 
     from cellctl.deploy import Refused, deploy
     from cellctl.drivers.factory import parse_options
@@ -152,8 +153,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     verdict = "[bold green]DONE[/]" if result.passed else "[bold red]STOPPED[/]"
     console.print(f"{verdict}  {program.name} ({program.shown}) on {escape(args.driver)}, cycle {result.cycle_time:.2f} s",
                   emoji=False)
-    if result.reason:
-        console.print(f"      the cell was stopped safely: {escape(result.reason)}", soft_wrap=True, emoji=False)
+    if result.moving:
+        still = ", ".join(f"{r} ({v:.3g} rad/s)" for r, v in result.moving.items())
+        console.print(f"      [bold red]NOT at standstill[/]: {escape(still)} still moving or not answering; make the cell "
+                      "safe by hand" + (f" (the cell stopped because {escape(result.reason)})" if result.reason else ""),
+                      soft_wrap=True, emoji=False)
+    elif result.reason:
+        console.print(f"      the cell was stopped safely, every robot at standstill: {escape(result.reason)}", soft_wrap=True,
+                      emoji=False)
     for t in result.tasks:
         console.print(f"      {t['id']:<16} {t['robot']:<10} {t['status']:<8} {escape(t.get('reason', ''))}", soft_wrap=True,
                       emoji=False)
@@ -204,17 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"graph": cmd_graph, "run": cmd_run, "deploy": cmd_deploy}.get(args.command, cmd_validate)(args)
     except ProgramError as exc:
-        err_console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error[/]: {escape(str(exc))}", soft_wrap=True)
         return 2
     except CellctlError as exc:
-        err_console.print(f"[bold red]error[/]: {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error[/]: {escape(str(exc))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
     except Exception as exc:  # a bug in cellctl, not in the input: say so plainly, keep exit codes 1 and 2 truthful
         logging.getLogger("cellctl").debug("internal error", exc_info=True)
-        err_console.print(f"[bold red]internal error[/]: {type(exc).__name__}: {exc}. This is a bug in cellctl, not in "
+        err_console.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(str(exc))}. This is a bug in cellctl, not in "
                           "your files; run again with --verbose for the traceback and report it.", soft_wrap=True)
         return 3
 

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 TIME_LIMIT = 3600.0  # s of the drivers' clock a cycle may take
 SETTLE = 0.5  # s the drivers keep running after the cell stopped, beyond the robots' stop times
+STILL = 0.01  # rad/s: every joint slower than this is at standstill
+STANDSTILL_WAIT = 2.0  # s more deploy waits for a robot to come to a standstill before it says it did not
 TOOL_FIELDS = {"gripper": ("gripper", GripperDriver), "weld_torch": ("weld", WeldSourceDriver),
                "nutrunner": ("nutrunner", NutrunnerDriver), "spot_gun": ("spot", SpotGunDriver)}
 
@@ -45,6 +47,7 @@ class DeployResult:
     cycle_time: float
     tasks: list[dict]
     events: list[dict] = field(default_factory=list)
+    moving: dict[str, float] = field(default_factory=dict)  # robot -> rad/s it still turned at when deploy gave up
 
 
 # ------------------------------------------------------------------------------------------------ the gate
@@ -166,6 +169,18 @@ def build_contexts(program, drivers: CellDrivers, seed: int, scene) -> dict:
     return contexts
 
 
+def _moving(drivers: CellDrivers) -> dict[str, float]:
+    """The robots not at standstill, read from their drivers (a robot that cannot say is not still), with the fastest
+    joint speed (rad/s; inf when the state cannot be read)."""
+    out = {}
+    for name, robot in drivers.robots.items():
+        s = robot.state()
+        speed = float(np.abs(s.qd).max()) if s.connected and not s.fault else float("inf")
+        if speed > STILL:
+            out[name] = speed
+    return out
+
+
 def stop_cell(orch, robot: str | None, failure: Failure) -> None:
     """E-stop the robot in trouble; the orchestrator then stops the cell: the others hold on their paths, every tool
     stops, running tasks end 'stopped'."""
@@ -209,11 +224,14 @@ def deploy(program, report_path: Path, driver: str, options: dict[str, str] | No
         watchdog = Watchdog(drivers)
         start = drivers.clock.now()
         while not orch.finished and drivers.clock.now() - start < time_limit:
-            orch.tick()
-            problem = None if orch.finished else watchdog.check()
+            # the drivers are read before the task machines are ticked: a fault or lost connection e-stops its robot as
+            # what it is, before a task machine sees its motion fail and reports the consequence
+            problem = watchdog.check()
             if problem is not None:
                 log.warning("stopping the cell: %s", problem[1].message)
                 stop_cell(orch, *problem)
+            else:
+                orch.tick()
             drivers.advance()
             if on_tick is not None:
                 on_tick(drivers, orch)
@@ -223,12 +241,16 @@ def deploy(program, report_path: Path, driver: str, options: dict[str, str] | No
         end = drivers.clock.now()
         while drivers.clock.now() - end < settle:
             drivers.advance()
+        moving = _moving(drivers)
+        while moving and drivers.clock.now() - end < settle + STANDSTILL_WAIT:
+            drivers.advance()
+            moving = _moving(drivers)
         for robot in drivers.robots.values():
             robot.stop()  # end held trajectories: the cell stays where it stopped
         failure = orch.failure[1] if orch.failure else None
         reason = f"{failure.check}: {failure.message}" if failure else ""
-        return DeployResult(program.name, failure is None and not orch.timed_out, reason, orch.cycle_time,
-                            list(orch.tasks.values()), orch.events)
+        return DeployResult(program.name, failure is None and not orch.timed_out and not moving, reason, orch.cycle_time,
+                            list(orch.tasks.values()), orch.events, moving)
     finally:
         if scene is not None:
             scene.close()

@@ -82,3 +82,20 @@ def test_a_task_waiting_on_a_later_task_of_its_own_robot_is_exit_2(tmp_path, roo
     proc = subprocess.run([sys.executable, "-m", "cellctl.cli", "validate", str(prog)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "order.yaml:4" in proc.stderr and "program order" in proc.stderr and "move 'a' below" in proc.stderr
+
+
+def test_hints_in_brackets_reach_the_user_and_brackets_in_names_do_not_break_the_output(tmp_path):
+    """Messages are printed as text, not terminal markup: '[min, max]' stays, '[/place]' in a name is no crash."""
+    cell = ROOT / "sim" / "pick_place_cell.yaml"
+    bad = tmp_path / "window.yaml"
+    three = ROOT / "sim" / "three_robot_cell.yaml"
+    bad.write_text(f"program: p\ncell: {three}\ntasks:\n  - {{id: a, robot: runner, fasten: [base_plate.hole_a], torque_nm: 12, "
+                   "angle_window_deg: [120, 10]}\n")
+    proc = cellctl("validate", str(bad))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "[min, max]" in proc.stderr, proc.stderr
+    odd = tmp_path / "odd.yaml"
+    odd.write_text(f"program: 'pick [/place]'\ncell: {cell}\ntasks:\n  - {{id: a, robot: arm, move: home}}\n")
+    proc = cellctl("validate", str(odd))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pick [/place]" in proc.stdout

@@ -56,6 +56,22 @@ def tripping_factory(cell=None):
     return _after(ideal_factory(cell), 3.0, lambda d: d.tools["arm"].inject_fault("gripper air pressure low"))
 
 
+def coasting_factory(cell=None):
+    """Ideal drivers whose arm stops following 2 s into the run and then never comes to rest (a brake that failed):
+    it reports joint 1 turning at 0.5 rad/s from then on."""
+    import dataclasses
+
+    drivers = lagging_factory(cell)
+    robot, inner = drivers.robots["arm"], drivers.robots["arm"].state
+
+    def state():
+        s = inner()
+        return dataclasses.replace(s, qd=np.array([0.5, 0, 0, 0, 0, 0])) if s.t >= 2.0 else s
+
+    robot.state = state
+    return drivers
+
+
 def away_factory(cell=None):
     """Ideal drivers with the arm standing away from its home."""
     drivers = ideal_factory(cell)
@@ -131,13 +147,24 @@ def test_a_device_fault_mid_run_stops_the_cell_with_the_reason(report):
     assert result.tasks[0]["status"] == "failed" and result.tasks[1]["status"] == "not_run"
 
 
+def test_deploy_says_so_when_a_robot_does_not_come_to_rest_after_the_stop(report):
+    """A stopped cell is called safe only when every driver reports its robot at a standstill."""
+    result = deploy(load_program(PROGRAM), report, "test_deploy:coasting_factory")
+    assert not result.passed and result.moving == {"arm": 0.5}
+    stopped = deploy(load_program(PROGRAM), report, "test_deploy:lagging_factory")
+    assert stopped.moving == {}
+
+
 # ------------------------------------------------------------------------ the command line
 def test_cli_exit_codes_say_done_stopped_refused_and_bad_input(report, tmp_path, capsys):
     base = ["deploy", str(PROGRAM), "--report", str(report), "--driver"]
     assert main(base + ["cellctl.drivers.ideal:factory"]) == 0
     assert "DONE" in capsys.readouterr().out
     assert main(base + ["test_deploy:lagging_factory"]) == 1
-    assert "the cell was stopped safely: tracking: robot 'arm': following error" in capsys.readouterr().out
+    assert "the cell was stopped safely, every robot at standstill: tracking: robot 'arm': following error" in \
+        capsys.readouterr().out
+    assert main(base + ["test_deploy:coasting_factory"]) == 1
+    assert "NOT at standstill: arm (0.5 rad/s) still moving" in capsys.readouterr().out
     assert main(["deploy", str(PROGRAM), "--report", str(tmp_path / "none.json"), "--driver", "cellctl.drivers.ideal:factory"]) == 4
     assert "refused" in capsys.readouterr().err
     assert main(base + ["cellctl.drivers.nothere:factory"]) == 2

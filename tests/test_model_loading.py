@@ -162,3 +162,31 @@ def test_part_urdf_geometry_is_checked(tmp_path, urdf_text, words):
     with pytest.raises(ProgramError) as exc:
         load_cell(write(tmp_path, "cell.yaml", text))
     assert words in str(exc.value)
+
+
+def test_a_program_brings_its_product_parts_replacing_the_cells_by_name(tmp_path):
+    urdf = ROOT / "urdf" / "parts" / "bracket.urdf"
+    parts = f"""\
+parts:
+  bracket:
+    urdf: {urdf}
+    pose: {{xyz: [0.5, 0.1, 0.5]}}
+    features:
+      grasp: {{xyz: [0, 0, 0.02], rpy_deg: [180, 0, 0]}}
+  spare:
+    urdf: {urdf}
+    pose: {{xyz: [0.5, -0.2, 0.5]}}
+    features:
+      grasp: {{xyz: [0, 0, 0.03], rpy_deg: [180, 0, 0]}}
+"""
+    prog = load_program(program(tmp_path, "- {id: a, robot: arm, pick: spare, place: nest_fixture.nest}\n", parts))
+    assert prog.cell.parts["bracket"].T_world_part.t.tolist() == pytest.approx([0.5, 0.1, 0.5])
+    assert prog.cell.parts["bracket"].features["grasp"].T_owner_feature.t.tolist() == pytest.approx([0, 0, 0.02])
+    assert "spare" in prog.cell.parts and load_cell(CELL).parts.keys() == {"bracket"}  # the cell file is untouched
+
+
+def test_a_program_part_may_not_take_a_fixtures_name(tmp_path):
+    parts = f"parts:\n  nest_fixture:\n    urdf: {ROOT / 'urdf' / 'parts' / 'bracket.urdf'}\n    pose: {{xyz: [0, 0, 0]}}\n"
+    with pytest.raises(ProgramError) as err:
+        load_program(program(tmp_path, "- {id: a, robot: arm, move: home}\n", parts))
+    assert "prog.yaml:4" in str(err.value) and "'nest_fixture' is a fixture" in str(err.value)

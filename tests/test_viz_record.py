@@ -106,3 +106,12 @@ def test_report_page_is_self_contained_with_checks_plots_and_frames(runs):
     assert "http://" not in page and "https://" not in page
     assert "t = 0.00 s: weld_ring started" in page
     assert json.dumps(report["cycle_time_s"]) in page  # the JSON, in full
+
+
+def test_gantt_gives_waits_for_several_zones_at_once_one_label():
+    """A robot that waits for two zones at once (the door cell's welder) gets one readable label, not two drawn
+    over each other; waits at other times keep their own."""
+    from cellctl.viz.plots import _wait_labels
+
+    waits = [("hinge_lower_area", 13.40, 14.35), ("hinge_upper_area", 13.40, 14.35), ("hinge_upper_area", 30.0, 31.0)]
+    assert _wait_labels(waits, 0.7) == [(13.40, ["hinge_lower_area", "hinge_upper_area"]), (30.0, ["hinge_upper_area"])]

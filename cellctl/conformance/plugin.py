@@ -33,6 +33,17 @@ def driver_spec(request) -> tuple[str, dict, Path | None]:
     return spec, parse_options(request.config.getoption("--driver-option")), Path(cell) if cell else None
 
 
+def pytest_sessionfinish(session) -> None:
+    """Under pytest-xdist (-n): a worker hands the figures it measured to the controller, which prints them."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["cellctl_figures"] = list(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    FIGURES.extend(tuple(f) for f in getattr(node, "workeroutput", {}).get("cellctl_figures", []))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if not FIGURES:
         return

@@ -22,6 +22,7 @@ WALL_LIMIT = 30.0  # s of wall time any one wait may take, whatever the driver's
 STILL = 0.02  # rad/s: every joint slower than this is standing still
 SETTLE = 1.0  # s a driver may take beyond a trajectory's end to settle and report DONE
 TOOL_TIMEOUT = 10.0  # s a tool command may take
+TOOL_STOP = 0.2  # s from a tool's stop() to its process at rest (fingers still, arc off, spindle stopped, current off)
 TERMINAL = (MotionStatus.DONE, MotionStatus.FAILED, MotionStatus.STOPPED)
 
 
@@ -71,12 +72,14 @@ def tools_of(rig: CellDrivers, protocol) -> list:
     return found
 
 
-def wait(rig: CellDrivers, done, timeout: float) -> float:
-    """Advance the drivers' clock until done() is true; the clock time that took (pytest.fail after `timeout`)."""
+def wait(rig: CellDrivers, done, timeout: float, what="the awaited condition") -> float:
+    """Advance the drivers' clock until done() is true; the clock time that took (pytest.fail after `timeout`, saying
+    `what`, a text or a callable giving one, did not happen)."""
     t0, wall0 = rig.clock.now(), time.monotonic()
     while not done():
         if rig.clock.now() - t0 > timeout or time.monotonic() - wall0 > WALL_LIMIT:
-            pytest.fail(f"not within {timeout:.2f} s of the driver's clock")
+            pytest.fail(f"{what() if callable(what) else what}: not within {timeout:.3f} s of the driver's clock",
+                        pytrace=False)
         rig.advance()
     return rig.clock.now() - t0
 
@@ -142,14 +145,16 @@ def start(rig: CellDrivers, robot: RobotDriver, traj: JointTrajectory, seconds: 
     return handle
 
 
-def standstill_time(rig: CellDrivers, robot: RobotDriver, timeout: float) -> float:
-    return wait(rig, lambda: bool(np.all(np.abs(robot.state().qd) < STILL)), timeout)
+def standstill_time(rig: CellDrivers, robot: RobotDriver, timeout: float, after: str) -> float:
+    return wait(rig, lambda: bool(np.all(np.abs(robot.state().qd) < STILL)), timeout,
+                f"the arm at standstill (every joint under {STILL} rad/s) after {after}")
 
 
 def assert_refused(rig: CellDrivers, robot: RobotDriver, traj: JointTrajectory, words: str) -> None:
     q0 = robot.state().q
     handle = robot.execute(traj)
-    wait(rig, lambda: handle.status() in TERMINAL, robot.max_latency + robot.period)
+    wait(rig, lambda: handle.status() in TERMINAL, robot.max_latency + robot.period,
+         f"execute() of a trajectory the driver must refuse ({words}) ended FAILED 'refused: ...'")
     assert handle.status() is MotionStatus.FAILED and handle.reason.startswith("refused:"), (handle.status(), handle.reason)
     assert words in handle.reason, handle.reason
     run_for(rig, 0.1)
@@ -158,13 +163,16 @@ def assert_refused(rig: CellDrivers, robot: RobotDriver, traj: JointTrajectory, 
 
 def stop_mid_move(rig: CellDrivers, robot: RobotDriver, how: str):
     """Start a fast move, call robot.<how>() half way, check the handle is STOPPED within the latency and the arm at
-    rest within its stop time; the handle."""
+    rest within its stop time (latency included); the handle. The call comes, where the motion allows, while more
+    than the stop time of motion is left, so an arm that does not stop would not be at rest in time."""
     traj = move_from_here(robot, 0.6, 0.9)
-    handle = start(rig, robot, traj, traj.duration / 2)
+    late = traj.duration - robot.stop_time - robot.max_latency - 2 * robot.period
+    handle = start(rig, robot, traj, min(traj.duration / 2, max(traj.duration / 4, late)))
     getattr(robot, how)()
-    latency = wait(rig, lambda: handle.status() is not MotionStatus.RUNNING, robot.max_latency)
+    latency = wait(rig, lambda: handle.status() is not MotionStatus.RUNNING, robot.max_latency,
+                   f"the motion's handle over after {how}()")
     assert handle.status() is MotionStatus.STOPPED, (handle.status(), handle.reason)
-    took = standstill_time(rig, robot, robot.stop_time)
+    took = latency + standstill_time(rig, robot, max(0.0, robot.stop_time - latency), f"{how}() (stop_time)")
     figure(rig, f"{how}(): handle STOPPED", latency, robot.max_latency)
     figure(rig, f"{how}(): standstill", took, robot.stop_time)
     return handle
@@ -172,13 +180,14 @@ def stop_mid_move(rig: CellDrivers, robot: RobotDriver, how: str):
 
 def assert_refuses_commands(rig: CellDrivers, robot: RobotDriver, words: str = "") -> None:
     refused = robot.execute(move_from_here(robot, 0.05, 0.5))
-    wait(rig, lambda: refused.status() in TERMINAL, robot.max_latency + robot.period)
+    wait(rig, lambda: refused.status() in TERMINAL, robot.max_latency + robot.period,
+         "a command given while the driver must refuse commands ended FAILED")
     assert refused.status() is MotionStatus.FAILED and words in refused.reason, (refused.status(), refused.reason)
 
 
 def assert_moves_again(rig: CellDrivers, robot: RobotDriver) -> None:
     handle = robot.execute(move_from_here(robot, 0.05, 0.5))
-    wait(rig, lambda: handle.status() in TERMINAL, 5.0)
+    wait(rig, lambda: handle.status() in TERMINAL, 5.0, "a small motion (0.05 rad) over")
     assert handle.status() is MotionStatus.DONE, handle.reason
 
 
@@ -225,7 +234,7 @@ def test_robot_executes_within_its_tolerance(robot, rig):
         check()
         return handle.status() in TERMINAL
 
-    took = wait(rig, over, traj.duration + robot.max_latency + SETTLE)
+    took = wait(rig, over, traj.duration + robot.max_latency + SETTLE, "the motion's handle DONE (or over)")
     assert handle.status() is MotionStatus.DONE, handle.reason
     assert worst_follow <= robot.tolerance, f"following error {worst_follow:.4f} rad over the tolerance {robot.tolerance}"
     assert worst_path <= robot.tolerance + lag, f"the arm left the trajectory by {worst_path:.4f} rad"
@@ -240,7 +249,7 @@ def test_robot_refuses_trajectories_beyond_its_limits(robot, rig):
     beyond = q0.copy()
     beyond[j] = lim.upper[j] + 0.05
     assert_refused(rig, robot, quintic(q0, beyond, lim.velocity, robot.period, 0.5), "outside its limits")
-    fast = move_from_here(robot, 0.2, 0.5)
+    fast = move_from_here(robot, 0.2, 1.0)
     fast = JointTrajectory(fast.t / 3, fast.q, fast.qd * 3, fast.qdd * 9)  # three times as fast as the limit allows
     assert_refused(rig, robot, fast, "over its limit")
     elsewhere = move_from_here(robot, 0.2, 0.5)
@@ -264,8 +273,11 @@ def test_robot_estop_freezes_refuses_and_resets(robot, rig):
     handle = stop_mid_move(rig, robot, "estop")
     assert "e-stop" in handle.reason and robot.state().estopped
     assert_refuses_commands(rig, robot, "e-stop")
+    run_for(rig, 1.0)
+    assert robot.state().estopped, "the e-stop cleared itself: it must hold until reset()"
+    assert_refuses_commands(rig, robot, "e-stop")
     robot.reset()
-    wait(rig, lambda: not robot.state().estopped, robot.max_latency + robot.period)
+    wait(rig, lambda: not robot.state().estopped, robot.max_latency + robot.period, "state().estopped False after reset()")
     assert_moves_again(rig, robot)
 
 
@@ -273,7 +285,7 @@ def test_robot_feed_hold_stops_on_the_path_and_resumes(robot, rig):
     traj = move_from_here(robot, 0.6, 0.9)
     handle = start(rig, robot, traj, traj.duration / 3)
     robot.hold()
-    took = standstill_time(rig, robot, 2.0)
+    took = standstill_time(rig, robot, 2.0, "hold()")
     figure(rig, "hold(): standstill", took, 2.0)
     run_for(rig, 0.3)
     assert handle.status() is MotionStatus.RUNNING, "a held motion must stay RUNNING"
@@ -281,7 +293,7 @@ def test_robot_feed_hold_stops_on_the_path_and_resumes(robot, rig):
     distances = np.max(np.abs(traj.q - q), axis=1)
     assert distances.min() <= robot.tolerance + 1e-6, "the arm left its path in a feed hold"
     robot.resume()
-    wait(rig, lambda: handle.status() in TERMINAL, traj.duration + 2.0 + SETTLE)
+    wait(rig, lambda: handle.status() in TERMINAL, traj.duration + 2.0 + SETTLE, "the resumed motion's handle DONE")
     assert handle.status() is MotionStatus.DONE, handle.reason
     assert np.max(np.abs(robot.state().q - traj.end)) <= robot.tolerance
 
@@ -291,14 +303,15 @@ def test_robot_fault_is_reported_fails_the_motion_and_reset_clears_it(robot, rig
     traj = move_from_here(robot, 0.6, 0.9)
     handle = start(rig, robot, traj, traj.duration / 2)
     inject(robot, "drive 3 overcurrent (conformance test)")
-    latency = wait(rig, lambda: handle.status() is not MotionStatus.RUNNING, robot.max_latency + 1.0)
+    latency = wait(rig, lambda: handle.status() is not MotionStatus.RUNNING, robot.max_latency + 1.0,
+                   "the running motion FAILED after the fault hook made a device fault")
     figure(rig, "fault: motion FAILED", latency, robot.max_latency)
     assert handle.status() is MotionStatus.FAILED and "overcurrent" in handle.reason, (handle.status(), handle.reason)
     assert "overcurrent" in robot.state().fault
-    standstill_time(rig, robot, robot.stop_time)
+    standstill_time(rig, robot, robot.stop_time, "a fault (stop_time)")
     assert_refuses_commands(rig, robot, "overcurrent")
     robot.reset()
-    wait(rig, lambda: not robot.state().fault, 1.0)
+    wait(rig, lambda: not robot.state().fault, 1.0, "state().fault cleared by reset() (its cause has gone)")
     assert_moves_again(rig, robot)
 
 
@@ -307,10 +320,22 @@ def test_robot_lost_connection_fails_the_motion_and_keeps_answering(robot, rig):
     traj = move_from_here(robot, 0.6, 0.9)
     handle = start(rig, robot, traj, traj.duration / 2)
     cut(robot)
-    latency = wait(rig, lambda: handle.status() is not MotionStatus.RUNNING, robot.max_latency + 1.0)
+
+    def answered():
+        try:
+            return robot.state()
+        except Exception as exc:  # noqa: BLE001 -- any exception breaks the contract
+            pytest.fail(f"state() raised {type(exc).__name__}: {exc} after the connection was lost; it must keep "
+                        "answering (connected=False, the last values, the fault)", pytrace=False)
+
+    def over():
+        answered()
+        return handle.status() is not MotionStatus.RUNNING
+
+    latency = wait(rig, over, robot.max_latency + 1.0, "the running motion FAILED after the connection was cut")
     figure(rig, "lost connection: motion FAILED", latency, robot.max_latency)
     assert handle.status() is MotionStatus.FAILED and "connection" in handle.reason, (handle.status(), handle.reason)
-    s = robot.state()
+    s = answered()
     assert not s.connected and "connection" in s.fault
     robot.stop()
     robot.estop()
@@ -329,6 +354,18 @@ def commands(tool) -> list[tuple[str, callable]]:
         torque = min(5.0, 0.5 * tool.max_torque)
         return [("run", lambda: tool.run(torque, np.radians(3600.0), 20.0))]
     return [("close", lambda: tool.close(0.5 * tool.max_force)), ("open", tool.open)]
+
+
+def at_rest(tool) -> bool:
+    """The tool's process has stopped: fingers still, arc off, spindle stopped, weld current off."""
+    s, kind = tool.state(), kind_of(tool)
+    if kind is GripperDriver:
+        return not s.moving
+    if kind is WeldSourceDriver:
+        return not s.arc_on
+    if kind is NutrunnerDriver:
+        return not s.running
+    return not s.current_on
 
 
 def every_tool(rig: CellDrivers) -> list:
@@ -350,7 +387,7 @@ def test_tool_commands_end_done_or_failed_with_a_reason(rig):
     for tool in every_tool(rig):
         for what, command in commands(tool):
             handle = command()
-            wait(rig, lambda: handle.status() in TERMINAL, TOOL_TIMEOUT)
+            wait(rig, lambda: handle.status() in TERMINAL, TOOL_TIMEOUT, f"{tool.name}.{what}() over (DONE or FAILED)")
             status = handle.status()
             assert status in (MotionStatus.DONE, MotionStatus.FAILED), f"{tool.name}.{what}: {status} {handle.reason}"
             if status is MotionStatus.FAILED:
@@ -389,9 +426,11 @@ def test_tool_stop_ends_a_running_command(rig):
         if handle.status() is not MotionStatus.RUNNING:
             continue  # over at once (a refused or instant command): nothing to stop
         tool.stop()
-        latency = wait(rig, lambda: handle.status() in TERMINAL, 1.0)
+        latency = wait(rig, lambda: handle.status() in TERMINAL, 1.0, f"{tool.name}.{what}() over after stop()")
         figure(rig, f"{tool.name}.stop(): command over", latency, 1.0)
         assert handle.status() in (MotionStatus.STOPPED, MotionStatus.DONE, MotionStatus.FAILED)
+        wait(rig, lambda: at_rest(tool), TOOL_STOP,
+             lambda: f"{tool.name}: the process stopped after stop() (state: {tool.state()})")
 
 
 def test_tool_fault_fails_the_command_and_reset_clears_it(rig):
@@ -400,7 +439,8 @@ def test_tool_fault_fails_the_command_and_reset_clears_it(rig):
         what, command = commands(tool)[0]
         handle = command()
         inject(tool, "device alarm (conformance test)")
-        latency = wait(rig, lambda: bool(tool.state().fault) and handle.status() in TERMINAL, TOOL_TIMEOUT)
+        latency = wait(rig, lambda: bool(tool.state().fault) and handle.status() in TERMINAL, TOOL_TIMEOUT,
+                       f"{tool.name}: the fault in state().fault and {what}() over after the fault hook")
         figure(rig, f"{tool.name}: fault seen", latency, TOOL_TIMEOUT)
         if handle.status() is not MotionStatus.DONE:  # a command already done when the fault came stays done
             assert handle.status() is MotionStatus.FAILED and handle.reason, (tool.name, handle.status(), handle.reason)
@@ -409,7 +449,7 @@ def test_tool_fault_fails_the_command_and_reset_clears_it(rig):
         wait(rig, lambda: refused.status() in TERMINAL, TOOL_TIMEOUT)
         assert refused.status() is MotionStatus.FAILED and refused.reason, f"{tool.name}.{what} ran while faulted"
         tool.reset()
-        wait(rig, lambda: not tool.state().fault, TOOL_TIMEOUT)
+        wait(rig, lambda: not tool.state().fault, TOOL_TIMEOUT, f"{tool.name}: state().fault cleared by reset()")
         tool.stop()
 
 
@@ -420,7 +460,8 @@ def test_tool_lost_connection_fails_the_command_and_keeps_answering(rig):
     for tool in tools:
         cut(tool)
     for tool, handle in handles:
-        latency = wait(rig, lambda: not tool.state().connected, TOOL_TIMEOUT)
+        latency = wait(rig, lambda: not tool.state().connected, TOOL_TIMEOUT,
+                       f"{tool.name}: state().connected False after the connection was cut")
         figure(rig, f"{tool.name}: lost connection seen", latency, TOOL_TIMEOUT)
         if handle.status() is MotionStatus.RUNNING:
             wait(rig, lambda: handle.status() in TERMINAL, TOOL_TIMEOUT)

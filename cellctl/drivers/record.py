@@ -12,7 +12,8 @@ recorded trajectories can also be sent to the twin's drivers (`trajectories(path
 
 Each line: {"header": {...}} per driver first (its kind and declared attributes), then {"tick", "t", "device",
 "n"} with one of "call"+"args"(+"handle"), "state", or "handle"+"status"+"reason"; {"tick", "t", "advance": true}
-for every control period. "n" counts the calls a driver received; replay keys answers on it.
+for every control period. "n" counts the calls a driver received; replay keys answers on it. A PLC zone interlock is
+not recorded, only noted ({"header": {"device": "interlock", "kind": "plc"}}): a replay grants zones at once.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ def record(drivers: CellDrivers, path: Path | str) -> CellDrivers:
     """The same drivers, recorded to `path` (closed with the drivers)."""
     rec = Recorder(path, drivers.clock)
     inner_advance, inner_close = drivers.advance, drivers.close
+    if drivers.interlock is not None:  # not recorded: noted, so that a replay can say why it may diverge
+        rec.write({"header": {"device": "interlock", "kind": "plc"}})
 
     def advance() -> None:
         inner_advance()
@@ -185,6 +188,7 @@ class ReplayDriver:
             if "status" in e:
                 self._outcomes.setdefault(e["handle"], []).append((e["n"], e["status"], e["reason"]))
         self._n, self._next_call = 0, 0
+        self._note = ""  # why a divergence may be no fault of the run (what the recording does not hold)
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name not in COMMANDS[self.__dict__.get("_kind", "robot")]:
@@ -194,12 +198,21 @@ class ReplayDriver:
     def _command(self, name: str, args: tuple):
         self._n += 1
         if self._next_call >= len(self._calls):
-            raise DriverError(f"replay of '{self.name}' diverged: {name}() was called, but the recording has no more commands")
+            raise DriverError(f"replay of '{self.name}' diverged: {name}() was called, but the recording has no more "
+                              f"commands{self._note}")
         rec = self._calls[self._next_call]
         self._next_call += 1
-        if rec["call"] != name or rec["n"] != self._n or not _same(rec["args"], [_plain(a) for a in args]):
-            raise DriverError(f"replay of '{self.name}' diverged at its call {self._n}: the recording has "
-                              f"{rec['call']}() as call {rec['n']}, now {name}() (or other arguments) was given")
+        given, said = [_plain(a) for a in args], f"replay of '{self.name}' diverged at its call {self._n}: the recording has"
+        if rec["call"] != name:
+            raise DriverError(f"{said} {rec['call']}() as call {rec['n']}, now {name}() was given{self._note}")
+        if not _same(rec["args"], given):
+            raise DriverError(f"{said} {name}() as call {rec['n']} with other arguments ({_difference(rec['args'], given)})"
+                              f"{self._note}")
+        if rec["n"] != self._n:
+            off = abs(rec["n"] - self._n)
+            raise DriverError(f"{said} {name}() as call {rec['n']}, now it came {off} call{'s' if off > 1 else ''} "
+                              f"{'earlier' if rec['n'] > self._n else 'later'} (the controllers polled the driver "
+                              f"another number of times before: they saw other states or timing){self._note}")
         return ReplayHandle(self, rec["handle"]) if "handle" in rec else None
 
     def state(self):
@@ -240,6 +253,36 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _difference(recorded: Any, given: Any, where: str = "") -> str:
+    """Where recorded and given arguments first differ, in words."""
+    if isinstance(recorded, dict) and isinstance(given, dict):
+        if recorded.keys() != given.keys():
+            return f"{where or 'argument'} has fields {sorted(given)}, recorded {sorted(recorded)}"
+        if set(recorded) >= {"t", "q"}:  # a trajectory
+            rt, gt = np.asarray(recorded["t"]), np.asarray(given["t"])
+            if rt.shape != gt.shape:
+                return (f"a trajectory of {len(gt)} samples over {gt[-1]:.3f} s, recorded {len(rt)} samples over "
+                        f"{rt[-1]:.3f} s")
+        for k in sorted(recorded, key=lambda k: k != "q"):  # a trajectory's positions first
+            if not _same(recorded[k], given[k]):
+                return _difference(recorded[k], given[k], f"{where}.{k}" if where else k)
+    if isinstance(recorded, list) and isinstance(given, list):
+        if len(recorded) != len(given):
+            return f"{where or 'the arguments'}: {len(given)} values, recorded {len(recorded)}"
+        if where:
+            try:  # numbers: the largest difference
+                a, b = np.asarray(recorded, float), np.asarray(given, float)
+                i = np.unravel_index(int(np.abs(a - b).argmax()), a.shape)
+                return (f"{where}[{', '.join(str(int(k)) for k in i)}] is {b[i]:.9g}, recorded {a[i]:.9g} "
+                        f"(off by {abs(b[i] - a[i]):.2g})")
+            except (TypeError, ValueError):
+                pass
+        for i, (x, y) in enumerate(zip(recorded, given)):
+            if not _same(x, y):
+                return _difference(x, y, f"{where}[{i}]" if where else f"argument {i + 1}")
+    return f"{where or 'the argument'} is {given!r}, recorded {recorded!r}"
+
+
 def load(path: Path | str) -> tuple[dict[str, dict], dict[str, list[dict]], list[float]]:
     """(headers by device ('robots/NAME', 'tools/NAME'), entries by device, the clock's time at every tick) of a recording."""
     headers: dict[str, dict] = {}
@@ -268,7 +311,12 @@ def replay(path: Path | str) -> CellDrivers:
     """Drivers that replay the recording at `path` (robots and tools as they were recorded)."""
     headers, entries, times = load(path)
     clock = ReplayClock(times)
+    plc = headers.pop("interlock", None)
     drivers = {device: ReplayDriver(h, entries.get(device, [])) for device, h in headers.items()}
+    if plc is not None:
+        for d in drivers.values():
+            d._note = (" (the recording was made with a PLC zone interlock, whose grants a replay does not play back: "
+                       "where the controllers waited for the PLC, the replay goes on at once)")
     robots = {d.split("/", 1)[1]: r for d, r in drivers.items() if d.startswith("robots/")}
     tools = {d.split("/", 1)[1]: r for d, r in drivers.items() if d.startswith("tools/")}
     return CellDrivers(clock, robots, tools, advance=clock.advance)

@@ -84,6 +84,7 @@ class Part:
     urdf: Path
     T_world_part: SE3
     features: dict[str, Feature] = field(default_factory=dict)
+    defined_in: str = ""  # the file that defines it (the cell file, or a program that brings its product's parts)
 
 
 @dataclass
@@ -418,7 +419,8 @@ def load_parts(doc: YDict) -> dict[str, Part]:
     for name in section:
         entry = check_keys(_entry(section, name, "part"), f"part '{name}'", ("urdf", "pose"), ("features",))
         urdf = _solid(entry, f"part '{name}'")
-        parts[name] = Part(name, urdf, fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name))
+        parts[name] = Part(name, urdf, fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name),
+                           display_path(Path(section.file)))
     return parts
 
 

@@ -136,7 +136,8 @@ def _feature_ref(value, cell: Cell, what: str, key: str, like: str, error) -> tu
     if owner not in owners:
         raise error(f"'{owner}' is not a fixture or part of {cell.shown}; {_known(list(owners), 'fixtures and parts')}")
     if feature not in owners[owner].features:
-        raise error(f"'{owner}' has no feature '{feature}' in {cell.shown}; {_known(list(owners[owner].features), 'features')}")
+        where = getattr(owners[owner], "defined_in", "") or cell.shown
+        raise error(f"'{owner}' has no feature '{feature}' in {where}; {_known(list(owners[owner].features), 'features')}")
     return owner, feature
 
 

@@ -84,12 +84,25 @@ class FrameRenderer:
             if ahead[0]:
                 x, y = x[0], y[0]
                 d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=rgb255(colour), outline=(0, 0, 0, 255))
+        flagged = []
         for flag in scene.flags:
             xy, ahead = self._px(flag.where[None])
             if ahead[0]:
                 x, y = xy[0]
                 d.ellipse([x - 11, y - 11, x + 11, y + 11], outline=rgb255(RED), width=3)
-                d.text((x + 13, y - 6), flag.text, fill=rgb255(RED), font=self.small)
+                flagged.append((x, y, flag))
+        labels: list[tuple[float, float, float, float]] = []
+        for x, y, flag in flagged:
+            # over the circles, on a light backing as the legend is (zone edges and arms behind would cross it out),
+            # and below the labels already drawn where they would overlap (contacts found together lie mm apart)
+            at = (x + 13, y - 6)
+            box = d.textbbox(at, flag.text, font=self.small)
+            while any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in labels):
+                at = (at[0], at[1] + self.small.size + 2)
+                box = d.textbbox(at, flag.text, font=self.small)
+            labels.append(box)
+            d.rectangle(box, fill=(255, 255, 255, 190))
+            d.text(at, flag.text, fill=rgb255(RED), font=self.small)
         self._legend(d, scene)
 
     def _legend(self, d: ImageDraw.ImageDraw, scene: Scene) -> None:

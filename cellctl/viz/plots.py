@@ -42,6 +42,19 @@ def _intervals(events: list[dict], robot: str, machine: str, start: str, stop: t
     return out + [(z, t0, end) for z, t0 in open_.items()]
 
 
+def _wait_labels(waits: list, within: float) -> list[tuple[float, list[str]]]:
+    """One label per wait: waits for several zones that start together (a robot asks for every zone its move passes
+    through at once) share one label, which would otherwise be drawn over itself."""
+    labels: list[tuple[float, list[str]]] = []
+    for zone, t0, _ in sorted(waits, key=lambda w: w[1]):
+        if labels and t0 - labels[-1][0] <= within:
+            if zone not in labels[-1][1]:
+                labels[-1][1].append(zone)
+        else:
+            labels.append((t0, [zone]))
+    return labels
+
+
 def gantt(result: SimResult, report: Report, out: Path | io.BytesIO) -> None:
     """Tasks per robot as bars on the cycle's time axis, with the zones each robot held (thin lines under its row)
     and the time it spent waiting for a zone another robot held (hatched)."""
@@ -62,9 +75,11 @@ def gantt(result: SimResult, report: Report, out: Path | io.BytesIO) -> None:
             label = t["id"] + ("" if not failed else f" ({t['status']})")
             ax.text(t["start_s"] + (t1 - t["start_s"]) / 2, y, label, ha="center", va="center", fontsize=8, clip_on=True,
                     rotation=90 if (t1 - t["start_s"]) < 0.06 * end else 0)
-        for zone, t0, t1 in _intervals(report.events, robot, "zone", "waiting", ("held", "free"), end):
+        waits = _intervals(report.events, robot, "zone", "waiting", ("held", "free"), end)
+        for zone, t0, t1 in waits:
             ax.barh(y + 0.31, t1 - t0, left=t0, height=0.12, color="none", edgecolor=WAIT_COLOUR, hatch="////", linewidth=1)
-            ax.text(t0, y + 0.42, f"waits for {zone}", fontsize=7, color=WAIT_COLOUR, va="bottom")
+        for t0, names in _wait_labels(waits, 0.01 * end):
+            ax.text(t0, y + 0.42, f"waits for {' and '.join(names)}", fontsize=7, color=WAIT_COLOUR, va="bottom")
         for k, (zone, t0, t1) in enumerate(_intervals(report.events, robot, "zone", "held", ("free",), end)):
             ax.plot([t0, t1], [y - 0.33 - 0.05 * list(zones).index(zone)] * 2, color=zones[zone], linewidth=3,
                     solid_capstyle="butt")
