@@ -69,7 +69,9 @@ def test_the_nutrunner_ramps_the_torque_to_the_target(server):
 def test_a_killed_device_fails_the_command_as_a_lost_connection(server):
     runner = ModbusNutrunner("runner", at(server, "nutrunner"))
     handle = runner.run(12.0, np.radians(3600), 1.0)  # slow: still running when the device dies
-    time.sleep(0.05)
+    deadline = time.monotonic() + 1.0
+    while not runner.state().running and time.monotonic() < deadline:  # the device has taken the command
+        time.sleep(0.002)
     assert handle.status() is MotionStatus.RUNNING
     server.kill()
     started = time.monotonic()
@@ -163,7 +165,6 @@ def test_the_plc_grants_free_zones_and_withholds_occupied_ones(server):
         plc.poll()
     assert plc.granted == {"cell_a"}
     server.block_zones(0b10)  # an operator is in cell_b
-    time.sleep(0.05)
     assert plc.request({"cell_b"}) == {"cell_b"}
     for _ in range(20):
         time.sleep(0.01)
@@ -184,7 +185,6 @@ def test_a_zone_book_with_a_plc_waits_for_the_grant(server):
     events = []
     book = PlcZoneBook(ZoneBook({"nest": None}, SteppedClock(), events.append), PlcInterlock(["nest"], at(server, "plc")))
     server.block_zones(0b1)
-    time.sleep(0.05)
     assert book.acquire("arm", {"nest"}, "load") == {"nest"} and book.holder["nest"] is None
     assert events[-1]["to"] == "waiting" and events[-1]["held_by"] == "plc"
     server.block_zones(0)

@@ -302,9 +302,16 @@ class DeviceServer:
         """Make a simulated device latch fault `code` (FAULTS), as its alarm would."""
         self._set(unit, mb.HR_SIM_FAULT, code)
 
-    def block_zones(self, mask: int) -> None:
-        """Zones (bits) something outside the cell occupies: the simulated PLC will not grant them."""
+    def block_zones(self, mask: int, timeout: float = 1.0) -> None:
+        """Zones (bits) something outside the cell occupies: the simulated PLC will not grant them. Returns once the
+        PLC reports them blocked (its status block echoes the mask), so a caller need not wait a guessed time."""
         self._set(UNITS["plc"], mb.HR_SIM_BLOCK, mask)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (self._hooks.read(mb.HR_STATUS + 1, 1) or [None])[0] == mask:
+                return
+            time.sleep(0.002)
+        raise DriverError(f"the simulated PLC did not report zones {mask:#b} blocked within {timeout} s")
 
     def kill(self) -> None:
         """End the process at once (SIGKILL), as a pulled cable or a dead device would end the connection."""
