@@ -100,15 +100,29 @@ def check_drivers(program, drivers: CellDrivers) -> None:
 
 
 def check_home(program, drivers: CellDrivers) -> None:
-    """The validated cycle starts with every robot at its home: refuse if one stands elsewhere."""
+    """The validated cycle starts with every robot at its home and every tool idle and empty: refuse otherwise
+    (a part left in the gripper, a spindle still turning or a latched fault would fail the cycle seconds in)."""
     for name, robot in program.cell.robots.items():
         driver = drivers.robots[name]
         s = driver.state()
+        if not s.connected or s.fault or s.estopped:
+            why = "is not connected" if not s.connected else f"reports a fault ({s.fault})" if s.fault else "is e-stopped"
+            raise Refused(f"robot '{name}' {why}: clear it and reset the driver before deploying")
         off = np.abs(s.q - robot.home)
         if off.max() > driver.tolerance:
             j = int(off.argmax())
             raise Refused(f"robot '{name}' stands {np.degrees(off[j]):.2f} deg from its home on joint {j + 1} (at most "
                           f"{np.degrees(driver.tolerance):.2f} deg): the validated cycle starts at home; jog it home first")
+    for name, tool in drivers.tools.items():
+        s = tool.state()
+        busy = ("is not connected" if not s.connected else f"reports a fault ({s.fault})" if s.fault
+                else "holds a part: the validated cycle starts with an empty gripper; take the part out" if getattr(s, "holding", False)
+                else "has its arc on" if getattr(s, "arc_on", False)
+                else "is running its spindle" if getattr(s, "running", False)
+                else "has its weld current on" if getattr(s, "current_on", False) else "")
+        if busy:
+            raise Refused(f"the tool of robot '{name}' {busy}" + ("" if "take the part" in busy else
+                          "; the validated cycle starts with every tool idle: clear it and reset the driver first"))
 
 
 # ------------------------------------------------------------------------------------------------ the run

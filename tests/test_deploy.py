@@ -79,6 +79,20 @@ def away_factory(cell=None):
     return drivers
 
 
+def loaded_factory(cell=None):
+    """Ideal drivers whose gripper still holds a part from an earlier, aborted cycle."""
+    drivers = ideal_factory(cell)
+    drivers.tools["arm"].holding = True
+    return drivers
+
+
+def faulted_factory(cell=None):
+    """Ideal drivers whose gripper reports a latched fault before the cycle starts."""
+    drivers = ideal_factory(cell)
+    drivers.tools["arm"].inject_fault("gripper air pressure low")
+    return drivers
+
+
 # ------------------------------------------------------------------------ the gate
 def test_a_validated_program_runs_to_the_end_on_ideal_drivers(report):
     result = deploy(load_program(PROGRAM), report, "cellctl.drivers.ideal:factory")
@@ -129,6 +143,13 @@ def test_the_fingerprint_is_in_the_report_and_deterministic():
 def test_a_robot_away_from_home_is_refused(report):
     with pytest.raises(Refused, match="robot 'arm' stands 11.46 deg from its home on joint 2"):
         deploy(load_program(PROGRAM), report, "test_deploy:away_factory")
+
+
+def test_a_part_left_in_the_gripper_or_a_latched_fault_is_refused_before_the_cycle(report):
+    with pytest.raises(Refused, match="the tool of robot 'arm' holds a part: .*take the part out"):
+        deploy(load_program(PROGRAM), report, "test_deploy:loaded_factory")
+    with pytest.raises(Refused, match=r"the tool of robot 'arm' reports a fault \(gripper air pressure low\)"):
+        deploy(load_program(PROGRAM), report, "test_deploy:faulted_factory")
 
 
 # ------------------------------------------------------------------------ the watchdog

@@ -90,6 +90,21 @@ def test_wrong_vector_length_and_units(tmp_path):
     assert np.allclose(cell.parts["bracket"].T_world_part.t, [0.65, 0.3, 0.5])
 
 
+def test_degrees_in_rpy_and_millimetres_in_xyz_are_caught_with_the_fix(tmp_path):
+    """rpy is radians and xyz metres: a value only the other unit makes sense of is an error naming the fix."""
+    base = CELL.read_text().replace("../urdf", str(ROOT / "urdf"))
+    mm = base.replace("xyz: [0.65, 0.3, 0.5]", "xyz: [650, 300, 500]")
+    with pytest.raises(ProgramError, match=r"650 m is beyond any cell: for millimetres write xyz_mm: \[650, 300, 500\]") as exc:
+        load_cell(write(tmp_path, "cell_mm.yaml", mm))
+    assert exc.value.line is not None
+    deg = base.replace("xyz: [0.65, 0.3, 0.5], rpy_deg: [0, 0, 0]", "xyz: [0.65, 0.3, 0.5], rpy: [0, 0, 90]")
+    with pytest.raises(ProgramError, match=r"90 rad is more than a turn: for degrees write rpy_deg: \[0, 0, 90\]") as exc:
+        load_cell(write(tmp_path, "cell_deg.yaml", deg))
+    assert exc.value.line is not None
+    rad = base.replace("xyz: [0.65, 0.3, 0.5], rpy_deg: [0, 0, 0]", "xyz: [0.65, 0.3, 0.5], rpy: [0, 0, 3.14159]")
+    assert np.allclose(load_cell(write(tmp_path, "cell_rad.yaml", rad)).parts["bracket"].T_world_part.rpy(order="zyx")[2] % (2 * np.pi), 3.14159)
+
+
 def test_duplicate_key_is_an_error(tmp_path):
     path = write(tmp_path, "p.yaml", f"program: p\ncell: {CELL}\ncell: {CELL}\ntasks: []\n")
     with pytest.raises(ProgramError, match="appears twice") as exc:
@@ -190,3 +205,11 @@ def test_a_program_part_may_not_take_a_fixtures_name(tmp_path):
     with pytest.raises(ProgramError) as err:
         load_program(program(tmp_path, "- {id: a, robot: arm, move: home}\n", parts))
     assert "prog.yaml:4" in str(err.value) and "'nest_fixture' is a fixture" in str(err.value)
+
+
+def test_a_misspelt_program_part_that_replaces_nothing_is_named_with_the_near_name(tmp_path):
+    """'brakcet' would leave the cell's bracket in place and add a part nothing uses: the error says so."""
+    parts = f"parts:\n  brakcet:\n    urdf: {ROOT / 'urdf' / 'parts' / 'bracket.urdf'}\n    pose: {{xyz: [0.5, 0.1, 0.5]}}\n"
+    with pytest.raises(ProgramError) as err:
+        load_program(program(tmp_path, "- {id: a, robot: arm, pick: bracket, place: nest_fixture.nest}\n", parts))
+    assert "prog.yaml:4" in str(err.value) and "replaces no part" in str(err.value) and "did you mean 'bracket'" in str(err.value)

@@ -50,6 +50,7 @@ def vector(node: YDict, key: str, what: str, n: int | None = 3) -> np.ndarray:
 
 
 POSE_KEYS = ("xyz", "xyz_mm", "rpy_deg", "rpy")
+CELL_SIZE = 100.0  # m: no cell coordinate is this large; a larger xyz was written in millimetres
 
 
 def pose(node: Any, what: str, parent: YDict | None = None, key: str | None = None, also: tuple[str, ...] = ()) -> SE3:
@@ -65,7 +66,13 @@ def pose(node: Any, what: str, parent: YDict | None = None, key: str | None = No
     if "rpy" in node and "rpy_deg" in node:
         raise node.error("rpy", f"{what} gives both rpy and rpy_deg; keep one")
     xyz = vector(node, "xyz", what) if "xyz" in node else (vector(node, "xyz_mm", what) / 1000.0 if "xyz_mm" in node else np.zeros(3))
+    if "xyz" in node and np.abs(xyz).max() > CELL_SIZE:
+        raise node.error("xyz", f"'xyz' of {what} is in metres, and {np.abs(xyz).max():g} m is beyond any cell: "
+                                f"for millimetres write xyz_mm: {list(node['xyz'])}")
     rpy = np.radians(vector(node, "rpy_deg", what)) if "rpy_deg" in node else (vector(node, "rpy", what) if "rpy" in node else np.zeros(3))
+    if "rpy" in node and np.abs(rpy).max() > 2 * np.pi + 1e-6:
+        raise node.error("rpy", f"'rpy' of {what} is in radians, and {np.abs(rpy).max():g} rad is more than a turn: "
+                                f"for degrees write rpy_deg: {list(node['rpy'])}")
     return SE3.Trans(xyz) * SE3.RPY(rpy, order="zyx")
 
 

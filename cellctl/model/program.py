@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -374,11 +375,34 @@ def _with_product(cell: Cell, doc: YDict) -> Cell:
     return replace(cell, parts={**cell.parts, **parts})
 
 
+def _strings(node) -> set[str]:
+    """Every string in a YAML subtree (task entries refer to parts only by name strings)."""
+    if isinstance(node, str):
+        return {node}
+    items = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    return set().union(*map(_strings, items)) if items else set()
+
+
+def _check_unused_parts(doc: YDict, cell: Cell, entries: YList) -> None:
+    """A program's part that replaces none of the cell's and that no task names is almost always a misspelt
+    replacement (the cell's part would silently stay): an error, with the near names."""
+    if "parts" not in doc:
+        return
+    named = {s.split(".")[0] for s in _strings(entries)}
+    for name in doc["parts"]:
+        if name not in named and name not in cell.parts:
+            near = difflib.get_close_matches(name, list(cell.parts), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
+            raise doc["parts"].error(name, f"part '{name}' replaces no part of {cell.shown} and no task uses it; {hint}"
+                                           "name it as the cell's part it replaces, or use it in a task")
+
+
 def load_program(path: Path) -> Program:
     """Read a program file (programs/*.yaml) and its cell; every error names the file, line and fix."""
     doc = load_yaml(path)
     check_keys(doc, "a program file", ("program", "cell", "tasks"), ("takt_s", "parts"))
-    cell = _with_product(load_cell(fields.file_path(doc, "cell", "the program", ".yaml")), doc)
+    hardware = load_cell(fields.file_path(doc, "cell", "the program", ".yaml"))
+    cell = _with_product(hardware, doc)
     entries = doc["tasks"]
     if not isinstance(entries, YList) or not entries:
         raise doc.error("tasks", "'tasks' must be a non-empty list of tasks, each like {id: ..., robot: ..., pick: ...}")
@@ -387,6 +411,7 @@ def load_program(path: Path) -> Program:
         if not isinstance(entry, YDict):
             raise entries.error(i, "each task must be a mapping like {id: load, robot: arm, pick: bracket, place: nest_fixture.nest}")
         tasks.append(_task(entry, cell, i))
+    _check_unused_parts(doc, hardware, entries)
     _check_graph(tasks, entries)
     _check_robot_order(tasks, entries)
     takt = fields.number(doc, "takt_s", "the program", positive=True) if "takt_s" in doc else None
