@@ -59,7 +59,10 @@ def test_each_weld_joins_its_bracket_to_the_panel_in_the_twin(door_run):
     """The bead fuses the parts it bridges (twin.beads): each bracket travels to the outfeed welded to the panel."""
     _, result, report = door_run
     joined = {(a, b) for _, robot, a, b in result.trace.joins if robot == "welder"}
+    # the bead wets the panel and the bracket, not the jig under the 1.2 mm sheet (the sheet shields it)
     assert joined == {("bracket_lower", "panel"), ("bracket_upper", "panel")}
+    # each tightened bolt holds its bracket to the panel its thread goes into, not to the jig below
+    assert {(owner, body) for _, _, _, owner, body in result.trace.bolted} == {("bracket_upper", "panel"), ("bracket_lower", "panel")}
     assert all(s["joined"] == ["panel"] for s in report.check("weld").findings)
     panel_end = np.array(result.trace.parts["panel"][-1])
     for bracket in ("bracket_upper", "bracket_lower"):

@@ -213,3 +213,52 @@ def test_a_misspelt_program_part_that_replaces_nothing_is_named_with_the_near_na
     with pytest.raises(ProgramError) as err:
         load_program(program(tmp_path, "- {id: a, robot: arm, pick: bracket, place: nest_fixture.nest}\n", parts))
     assert "prog.yaml:4" in str(err.value) and "replaces no part" in str(err.value) and "did you mean 'bracket'" in str(err.value)
+
+
+THREE = ROOT / "programs" / "three_robots.yaml"
+
+
+def three_robots_with(tmp_path, old: str, new: str):
+    text = THREE.read_text().replace("../sim/", str(ROOT / "sim") + "/")
+    assert old in text
+    return write(tmp_path, "three.yaml", text.replace(old, new))
+
+
+def test_a_hole_seam_or_spot_worked_by_two_tasks_is_an_error(tmp_path):
+    """A second run on a tightened bolt is a double hit; the program says which task worked it first."""
+    twice = "  - {id: again, robot: runner, fasten: base_plate.hole_a, torque_nm: 12}\n  - {id: runner_home"
+    with pytest.raises(ProgramError) as err:
+        load_program(three_robots_with(tmp_path, "  - {id: runner_home", twice))
+    assert "three.yaml:17" in str(err.value) and "'again' fastens base_plate.hole_a, which task 'bolt_plate' (line 16)" in str(err.value)
+    assert "double hit" in str(err.value)
+    seam = "  - {id: reweld, robot: welder, after: [weld_boss], weld: bracket.boss_seam, speed_mm_s: 10}\n  - {id: welder_clear"
+    with pytest.raises(ProgramError, match="'reweld' welds bracket.boss_seam, which task 'weld_boss'"):
+        load_program(three_robots_with(tmp_path, "  - {id: welder_clear", seam))
+
+
+def test_working_a_part_another_robot_moves_without_an_order_between_them_is_an_error(tmp_path):
+    """Without `after: [weld_boss]` the unload may take the bracket before, during or after the weld: timing decides."""
+    with pytest.raises(ProgramError) as err:
+        load_program(three_robots_with(tmp_path, "{id: unload, robot: handler, after: [weld_boss], ", "{id: unload, robot: handler, "))
+    msg = str(err.value)
+    assert "three.yaml:14" in msg and "'weld_boss' works bracket, which task 'unload' (robot 'handler', line 11) moves" in msg
+    assert "add after: [unload] to 'weld_boss' (or after: [weld_boss] to 'unload')" in msg
+    # ordered through other tasks is ordered: the unload waits for welder_clear, which follows the weld
+    load_program(three_robots_with(tmp_path, "{id: unload, robot: handler, after: [weld_boss], ", "{id: unload, robot: handler, after: [welder_clear], "))
+
+
+@pytest.mark.parametrize("inertial", ["", '<inertial><mass value="0"/><inertia ixx="0" iyy="0" izz="0" ixy="0" ixz="0" iyz="0"/></inertial>'])
+def test_a_part_without_a_mass_is_refused_not_simulated_as_one_kilogram(tmp_path, inertial):
+    urdf = tmp_path / "light.urdf"
+    urdf.write_text(f'<robot name="light"><link name="body">{inertial}<collision><geometry><box size="0.1 0.1 0.1"/>'
+                    '</geometry></collision></link></robot>')
+    text = CELL.read_text().replace("../urdf", str(ROOT / "urdf")).replace(str(ROOT / "urdf/parts/bracket.urdf"), str(urdf))
+    with pytest.raises(ProgramError) as exc:
+        load_cell(write(tmp_path, "cell.yaml", text))
+    assert "gives link 'body' no <inertial> with a <mass value> above 0" in str(exc.value) and exc.value.line == 33
+
+
+def test_a_grasp_must_be_a_frame_not_a_seam(tmp_path):
+    with pytest.raises(ProgramError) as err:
+        load_program(three_robots_with(tmp_path, "pick: bracket, place: nest_fixture.nest}", "pick: bracket, grasp: boss_seam, place: nest_fixture.nest}"))
+    assert "three.yaml:8" in str(err.value) and "grasps 'bracket' by 'boss_seam', a seam; a grasp is a frame feature" in str(err.value)

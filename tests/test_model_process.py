@@ -45,6 +45,7 @@ parts:
       side_seam: {{kind: seam, points: [[0.07, -0.02, 0.0], [0.07, 0.02, 0.0]], normal: [0, -1, 2]}}
       bolt_1: {{kind: hole, xyz: [0.04, 0, 0.04], axis: [0, 0, -2]}}
       bolt_2: {{kind: hole, xyz: [-0.04, 0, 0.04], axis: [1, 0, 0]}}
+      bolt_3: {{kind: hole, xyz: [0, 0.04, 0.04], axis: [0, 0, -1]}}
 """
 
 
@@ -133,7 +134,7 @@ def test_weld_and_fasten_tasks_in_si_units(tmp_path):
         - {id: weld_edge, robot: welder, weld: table.edge, speed_mm_s: 8}
         - {id: bolt, robot: fastener, after: [weld_hinge], fasten: [panel.bolt_1, panel.bolt_2], torque_nm: 12,
            angle_window_deg: [20, 720]}
-        - {id: bolt_one, robot: fastener, fasten: panel.bolt_1, torque_nm: 100}
+        - {id: bolt_one, robot: fastener, fasten: panel.bolt_3, torque_nm: 100}
     """))
     load, weld, edge, bolt, one = prog.tasks
     assert load.kind == "pick" and load.feature is None and load.holes == [] and load.torque is None
@@ -145,7 +146,7 @@ def test_weld_and_fasten_tasks_in_si_units(tmp_path):
     assert bolt.kind == "fasten" and bolt.holes == [("panel", "bolt_1"), ("panel", "bolt_2")] and bolt.torque == 12.0
     assert np.allclose(bolt.angle_window, np.radians([20, 720])) and bolt.weld_speed is None
     # above the nutrunner's 40 N m: loads; the twin must catch it
-    assert one.holes == [("panel", "bolt_1")] and one.torque == 100.0 and np.allclose(one.angle_window, (0, 4 * np.pi))
+    assert one.holes == [("panel", "bolt_3")] and one.torque == 100.0 and np.allclose(one.angle_window, (0, 4 * np.pi))
 
 
 # ---------------------------------------------------------------- bad cells

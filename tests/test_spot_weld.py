@@ -89,11 +89,11 @@ def test_spot_frame_z_into_the_sheet_and_x_towards_the_edge(tmp_path):
 
 def test_spot_task_in_si_units_with_defaults(tmp_path):
     prog = load_program(program(tmp_path, """\
-        - {id: a, robot: welder, spot: [panel.spot_1, panel.spot_2], dwell_s: 0.25, force_n: 2500, approach_mm: 80}
+        - {id: a, robot: welder, spot: [panel.spot_1], dwell_s: 0.25, force_n: 2500, approach_mm: 80}
         - {id: b, robot: welder, spot: panel.spot_2}
     """))
     a, b = prog.tasks
-    assert a.kind == "spot" and a.spots == [("panel", "spot_1"), ("panel", "spot_2")]
+    assert a.kind == "spot" and a.spots == [("panel", "spot_1")]
     assert (a.dwell, a.spot_force, a.approach) == (0.25, 2500.0, pytest.approx(0.08))
     assert b.spots == [("panel", "spot_2")] and (b.dwell, b.spot_force) == (0.3, 3000.0)  # the gun's rating
 

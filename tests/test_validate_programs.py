@@ -40,6 +40,12 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
                                                 "'nest_area', held by handler", "handler waits to start 'unload'"]),
     ("bolt_torque_over_max.yaml", "fasten", "bolt_plate", ["stalled at its maximum of 40.0 N m", "55.0 N m"]),
     ("weld_seam_in_air.yaml", "weld", "weld_boss", ["no arc"]),
+    ("weld_part_to_fixture.yaml", "weld", "weld_plate", ["the bead ran onto nest_fixture and welded 'bracket' to it"]),
+    ("grasp_bolted_down.yaml", "grasp", "move_plate", ["'base_plate' was bolted to table through base_plate.hole_a",
+                                                        "cannot come away with the gripper"]),
+    ("collision_lift_drags_on_pins.yaml", "collision", "unload", ["bracket hit nest_fixture", "(pick.lift)"]),
+    ("grasp_plate_edge_shallow.yaml", "grasp", "load_bracket", ["the fingers grip only 2.0 mm"]),
+    ("fasten_torque_below_rundown.yaml", "fasten", "bolt_plate", ["stands 6.0 mm proud of its seat", "clamps nothing"]),
 ])
 def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
     report = validate_file(str(FAULTY / program))
@@ -258,6 +264,6 @@ def test_a_seam_that_was_never_welded_fails_the_weld_check():
     assert not weld.passed and "seam bracket.boss_seam was not welded (the task not run)" in weld.detail
 
 
-def test_a_weld_joins_parts_only_not_a_part_to_its_fixture(weld_run):
-    """The weld station's bracket is welded in a fixture: its bead touches the nest, yet only parts are fused."""
-    assert weld_run.trace.joins == []
+def test_a_weld_in_a_fixture_fuses_nothing_when_its_bead_stays_on_the_part(weld_run):
+    """The weld station's boss seam lies on the bracket alone: welded in the nest, the bracket still comes out."""
+    assert weld_run.trace.joins == [] and weld_run.trace.bolted == []

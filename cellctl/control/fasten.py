@@ -110,8 +110,10 @@ class FastenMachine(TaskMachine):
         if s.torque < self.torque:
             return Failure("fasten", f"hole {name}: {s.torque:.1f} N m reached of {self.torque:.1f} N m")
         if not lo <= s.angle <= hi:
+            why = ("too soon: a bolt already tight (a double hit), a crossed thread or a hard joint" if s.angle < lo
+                   else "too late: a stripped thread or a soft joint")
             return Failure("fasten", f"hole {name}: torque reached after {np.degrees(s.angle):.0f} deg of turn, outside the "
-                                     f"window [{np.degrees(lo):.0f}, {np.degrees(hi):.0f}] deg (cross-thread or missing bolt)")
+                                     f"window [{np.degrees(lo):.0f}, {np.degrees(hi):.0f}] deg; {why}")
         return None
 
     def _begin_retreat(self):

@@ -174,10 +174,14 @@ class SimNutrunner:
 
     def _finish(self, status: MotionStatus, reason: str) -> None:
         handle, bolt, misalign = self._job[0], self._job[4], self._job[5]
+        if bolt is not None:
+            self.world.bolts.clamp(bolt, self.name)  # tightened past snug: the owner is bolted to what the thread goes into
         self.world.trace.fastenings.append({"robot": self.name, "t_s": round(self.world.t, 4), "hole": bolt and bolt.name,
                                             "torque_nm": round(self.torque, 3), "angle_deg": round(float(np.degrees(self.angle)), 1),
                                             "misalignment_deg": round(float(np.degrees(misalign)), 2),
-                                            "cross_threaded": bool(bolt and bolt.crossed), "done": status is MotionStatus.DONE})
+                                            "cross_threaded": bool(bolt and bolt.crossed), "done": status is MotionStatus.DONE,
+                                            "proud_mm": round(bolt.proud * 1000, 2) if bolt else None,
+                                            "clamped_to": bolt and bolt.clamped_to})
         self._speed_cmd = 0.0
         handle._end(status, reason)
         self._job = None

@@ -419,6 +419,11 @@ def load_parts(doc: YDict) -> dict[str, Part]:
     for name in section:
         entry = check_keys(_entry(section, name, "part"), f"part '{name}'", ("urdf", "pose"), ("features",))
         urdf = _solid(entry, f"part '{name}'")
+        unweighed = urdf_info(urdf).unweighed
+        if unweighed:
+            raise entry.error("urdf", f"part '{name}': {entry['urdf']} gives link '{unweighed[0]}' no <inertial> with a <mass "
+                                      f"value> above 0, so PyBullet would make it 1 kg (or fix it in place); give the part's "
+                                      f"real mass and inertia")
         parts[name] = Part(name, urdf, fields.pose(entry["pose"], f"pose of part '{name}'", entry, "pose"), _features(entry, name),
                            display_path(Path(section.file)))
     return parts

@@ -279,6 +279,12 @@ def _task(entry: YDict, cell: Cell, index: int) -> Task:
         if task.grasp not in cell.parts[part].features:
             raise entry.error("grasp" if "grasp" in entry else "pick",
                               f"part '{part}' has no feature '{task.grasp}' to grasp by; {_known(list(cell.parts[part].features), 'features')}")
+        kind = cell.parts[part].features[task.grasp].kind
+        if kind != "frame":
+            frames = [n for n, f in cell.parts[part].features.items() if f.kind == "frame"]
+            raise entry.error("grasp" if "grasp" in entry else "pick",
+                              f"{what} grasps '{part}' by '{task.grasp}', a {kind}; a grasp is a frame feature (the TCP's pose "
+                              f"at the grasp); {_known(frames, 'frame features of ' + repr(part))}")
         if "place" in entry:
             task.kind, task.place = "pick_place", _place_target(entry, cell, what)
             if task.place[0] == part:
@@ -362,6 +368,51 @@ def _check_robot_order(tasks: list[Task], entries: YList) -> None:
                             f"move '{stuck.id}' below what it waits for")
 
 
+PROCESS_VERB = {"weld": ("welds", "weld each seam once; for another pass define the pass as a seam of its own"),
+                "fasten": ("fastens", "fasten each hole once: a second run on a tightened bolt is a double hit"),
+                "spot": ("spot welds", "weld each spot once: a second spot on the same place is a double spot")}
+
+
+def _processed(t: Task) -> list[tuple[str, str]]:
+    """The features a process task works: its seam, holes or spots."""
+    return [t.feature] if t.kind == "weld" and t.feature else t.holes if t.kind == "fasten" else t.spots if t.kind == "spot" else []
+
+
+def _happens_before(tasks: list[Task]) -> dict[str, set[str]]:
+    """For each task, every task that must have ended before it starts: its `after`s and the robot's earlier tasks,
+    transitively."""
+    before: dict[str, set[str]] = {}
+    last: dict[str, str] = {}
+    for t in run_order(tasks)[0]:  # the graph is acyclic here: every task appears after all it waits for
+        direct = set(t.after) | ({last[t.robot]} if t.robot in last else set())
+        before[t.id] = direct.union(*(before[d] for d in direct)) if direct else set()
+        last[t.robot] = t.id
+    return before
+
+
+def _check_process_order(tasks: list[Task], entries: YList) -> None:
+    """Each seam, hole and spot is worked by one task; and a task working a part that another robot moves is ordered
+    against that move (by `after`s, or program order through other tasks), or which comes first would depend on
+    timing: the part could be worked where it lay, or snatched from under the tool."""
+    ids = [t.id for t in tasks]
+    first: dict[tuple[str, str], Task] = {}
+    for i, t in enumerate(tasks):
+        for feature in _processed(t):
+            other = first.setdefault(feature, t)
+            if other is not t:
+                verb, fix = PROCESS_VERB[t.kind]
+                raise entries.error(i, f"task '{t.id}' {verb} {feature[0]}.{feature[1]}, which task '{other.id}' (line "
+                                       f"{other.line}) works already; {fix}")
+    before = _happens_before(tasks)
+    for i, t in enumerate(tasks):
+        for owner in dict.fromkeys(o for o, _ in _processed(t)):
+            for mover in tasks:
+                if mover.part == owner and mover.robot != t.robot and mover.id not in before[t.id] and t.id not in before[mover.id]:
+                    raise entries.error(i, f"task '{t.id}' works {owner}, which task '{mover.id}' (robot '{mover.robot}', line "
+                                           f"{mover.line}) moves, and nothing orders the two: which runs first would depend on "
+                                           f"timing; add after: [{mover.id}] to '{t.id}' (or after: [{t.id}] to '{mover.id}')")
+
+
 def _with_product(cell: Cell, doc: YDict) -> Cell:
     """The cell with the parts the program brings (`parts:`, as in a cell file): a second product on the same
     hardware. A part named like one of the cell's replaces it (the infeed holds this product instead)."""
@@ -414,6 +465,7 @@ def load_program(path: Path) -> Program:
     _check_unused_parts(doc, hardware, entries)
     _check_graph(tasks, entries)
     _check_robot_order(tasks, entries)
+    _check_process_order(tasks, entries)
     takt = fields.number(doc, "takt_s", "the program", positive=True) if "takt_s" in doc else None
     if not isinstance(doc["program"], str):
         raise doc.error("program", "'program' must be the program's name")

@@ -35,6 +35,8 @@ class URDFInfo:
     links: frozenset
     joints: tuple  # every joint (Joint), in file order
     collisions: int  # number of <collision> elements: a body with none cannot touch anything in the twin
+    unweighed: tuple = ()  # links with no <inertial><mass value> above 0 (PyBullet makes them 1 kg, or static)
+    mass: float = 0.0  # kg, of all links
 
     @property
     def movable(self) -> tuple:
@@ -114,7 +116,18 @@ def urdf_info(urdf: Path) -> URDFInfo:
     if len(roots) != 1:
         raise ProgramError(f"a URDF needs exactly one root link (one that no joint moves); it has {len(roots)}: "
                            f"{', '.join(roots)}", shown)
-    return URDFInfo(roots[0], frozenset(links), tuple(joints), sum(1 for _ in root.iter("collision")))
+    unweighed = tuple(link.get("name") for link in root.findall("link") if _mass(link) <= 0.0)
+    return URDFInfo(roots[0], frozenset(links), tuple(joints), sum(1 for _ in root.iter("collision")), unweighed,
+                    sum(max(0.0, _mass(link)) for link in root.findall("link")))
+
+
+def _mass(link: ET.Element) -> float:
+    """A link's <inertial><mass value>, 0 when absent or not a number."""
+    mass = link.find("inertial/mass")
+    try:
+        return float(mass.get("value")) if mass is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def chain(urdf: Path, flange: str) -> Chain:

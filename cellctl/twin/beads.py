@@ -1,5 +1,6 @@
-"""Weld beads that join parts: where an arc burns across two parts, its bead fuses them, as it does in the cell. A
-bracket welded to a panel then travels with the panel; a seam never struck leaves the bracket loose on it."""
+"""Weld beads that join what they wet: where an arc burns across two bodies, its bead fuses them, as it does in the
+cell. A bracket welded to a panel then travels with the panel; a seam never struck leaves the bracket loose on it; a
+bead run onto the fixture welds the part to the fixture, and the part can no longer be unloaded."""
 
 from __future__ import annotations
 
@@ -34,28 +35,29 @@ class Beads:
         grown = float(np.linalg.norm(tip - self._tip[robot])) if robot in self._tip else 0.0
         self._tip[robot] = tip
         pb.resetBasePositionAndOrientation(self.probe, list(tip), [0, 0, 0, 1], physicsClientId=c)
-        wet = sorted(n for n, k in w.kinds.items() if k == "part" and
-                     pb.getClosestPoints(self.probe, w.ids[n], 0.0, physicsClientId=c))
+        wet = sorted(n for n, k in w.kinds.items() if k in ("part", "fixture") and self._wets(tip, n))
         for i, a in enumerate(wet):
             for b in wet[i + 1:]:
+                if w.kinds[a] == w.kinds[b] == "fixture":
+                    continue  # two fixed bodies: a bead across them moves nothing
                 self._bridged[(a, b)] = self._bridged.get((a, b), 0.0) + grown
                 if (a, b) not in self.joined and self._bridged[(a, b)] >= JOIN_LENGTH:
-                    self.joined[(a, b)] = self._join(a, b)
+                    self.joined[(a, b)] = w.fuse(a, b, JOIN_STRENGTH)
                     w.trace.joins.append((w.t, robot, a, b))
+
+    def _wets(self, tip: np.ndarray, name: str) -> bool:
+        """The pool round the wire tip reaches the body's surface, and nothing else lies between the tip and it (a
+        jig under a thin sheet is shielded by the sheet)."""
+        w, c = self.world, self.world.client
+        pts = pb.getClosestPoints(self.probe, w.ids[name], 0.0, physicsClientId=c)
+        if not pts:
+            return False
+        near = min(pts, key=lambda p: p[8])[6]  # the point on the body nearest the tip
+        if np.linalg.norm(np.subtract(near, tip)) < 1e-4:
+            return True
+        hit = pb.rayTest(list(tip), list(near), physicsClientId=c)[0]
+        return hit[0] in (-1, w.ids[name]) or hit[2] > 0.98
 
     def out(self, robot: str) -> None:
         """The arc went out: the next bead starts afresh."""
         self._tip.pop(robot, None)
-
-    def _join(self, a: str, b: str) -> int:
-        """Fix part b to part a where they are now (constraint frames at the bodies' centres of mass, as PyBullet
-        reports base poses)."""
-        c, ids = self.world.client, self.world.ids
-        pa, oa = pb.getBasePositionAndOrientation(ids[a], physicsClientId=c)
-        pbb, ob = pb.getBasePositionAndOrientation(ids[b], physicsClientId=c)
-        ip, io = pb.invertTransform(pa, oa)
-        rel_p, rel_o = pb.multiplyTransforms(ip, io, pbb, ob)
-        cid = pb.createConstraint(ids[a], -1, ids[b], -1, pb.JOINT_FIXED, [0, 0, 0], rel_p, [0, 0, 0],
-                                  parentFrameOrientation=rel_o, physicsClientId=c)
-        pb.changeConstraint(cid, maxForce=JOIN_STRENGTH, physicsClientId=c)
-        return cid

@@ -17,6 +17,7 @@ SHANK_RADIUS = 0.005
 SHANK_LENGTH = 0.025  # m below the entry (drawn only: inside the part it never collides)
 BOLT_MASS = 0.02  # kg
 PREVAILING = 0.3  # N m the thread takes while the bolt runs down
+PITCH = 0.0015  # m the bolt advances a turn (M10 coarse)
 SEAT_TURN = np.radians(1440.0)  # rad a hand-started bolt runs down before its head meets the part (4 turns)
 SNUG_TURN = np.radians(90.0)  # rad over which the head beds in against the part ...
 SNUG_TORQUE = 2.0  # N m ... rising to this above the prevailing torque: the snug point
@@ -27,6 +28,8 @@ ENGAGE_AXIAL = 0.003  # m: the socket engages a head when its mouth is within th
 ENGAGE_LATERAL = 0.003  # m ... and this close to the bolt's axis
 COLOUR = (0.55, 0.55, 0.6, 1.0)
 PROBE = 0.005  # m either side of a hole's entry in which its owner's surface must lie
+SHANK_STEP = 0.0005  # m between the points of the shank looked at for the body its thread goes into
+CLAMP_STRENGTH = 1e5  # N (and N m) a tightened bolted joint holds: far beyond what the cell's arms can load it with
 
 
 @dataclass
@@ -39,6 +42,12 @@ class Bolt:
     body: int
     turned: float = 0.0  # rad turned by spindles so far
     crossed: bool = False  # driven across its thread: it binds
+    clamped_to: str | None = None  # the body its thread pulls the owner against, once tightened past snug
+
+    @property
+    def proud(self) -> float:
+        """How far (m) the head still stands above its seat: a bolt not run down all the way clamps nothing."""
+        return max(0.0, SEAT_TURN - self.turned) * PITCH / (2 * np.pi)
 
     def resistance(self, speed: float) -> float:
         """The torque (N m) the bolt opposes to the spindle turning at `speed` (rad/s): the thread's friction against
@@ -57,6 +66,11 @@ class Bolts:
         self.world, c = world, world.client
         self.bolts: dict[str, Bolt] = {}
         self.off_owner: dict[str, str] = {}  # OWNER.HOLE -> why the cell's hole is not on its owner
+        self.fused: dict[tuple[str, str], int] = {}  # (owner, body) -> the constraint a tightened bolt holds them by
+        probe = pb.createCollisionShape(pb.GEOM_SPHERE, radius=1e-4, physicsClientId=c)
+        unseen = pb.createVisualShape(pb.GEOM_SPHERE, radius=1e-5, rgbaColor=[0, 0, 0, 0], physicsClientId=c)
+        self.probe = pb.createMultiBody(0, probe, unseen, [0, 0, -10], physicsClientId=c)  # only measured against
+        pb.setCollisionFilterGroupMask(self.probe, -1, 0, 0, physicsClientId=c)
         cell = world.cell
         shape = pb.createCollisionShape(pb.GEOM_CYLINDER, radius=HEAD_RADIUS, height=BOLT_HEAD,
                                         collisionFramePosition=[0, 0, -BOLT_HEAD / 2], physicsClientId=c)
@@ -90,6 +104,28 @@ class Bolts:
                     pb.createConstraint(owner_body, -1, body, -1, pb.JOINT_FIXED, [0, 0, 0], pos, [0, 0, 0],
                                         parentFrameOrientation=orn, physicsClientId=c)
                 self.bolts[name] = Bolt(name, owner, T_owner_bolt, body)
+
+    def clamp(self, bolt: Bolt, robot: str) -> None:
+        """A bolt tightened past snug fixes its owner to the first body its shank goes into beyond the owner (a
+        tapped fixture, a weld nut on the part below): a plate bolted down no longer comes away with a gripper."""
+        if bolt.crossed or bolt.clamped_to is not None or bolt.turned < SEAT_TURN + SNUG_TURN:
+            return
+        w, c = self.world, self.world.client
+        T = self.pose(bolt.name)
+        skip = {w.ids[bolt.owner], *(b.body for b in self.bolts.values())}
+        for depth in np.arange(SHANK_STEP, SHANK_LENGTH + 1e-9, SHANK_STEP):
+            p = T[:3, 3] + depth * T[:3, 2]
+            pb.resetBasePositionAndOrientation(self.probe, list(p), [0, 0, 0, 1], physicsClientId=c)
+            near = pb.getOverlappingObjects(list(p - 1e-4), list(p + 1e-4), physicsClientId=c) or ()
+            for body in sorted({b for b, _ in near} - skip):
+                name = w._names.get(body)
+                if w.kinds.get(name) in ("part", "fixture", "floor") and pb.getClosestPoints(self.probe, body, 0.0, physicsClientId=c):
+                    bolt.clamped_to = name
+                    w.trace.bolted.append((w.t, robot, bolt.name, bolt.owner, name))
+                    key = (bolt.owner, name)
+                    if key not in self.fused:
+                        self.fused[key] = w.fuse(bolt.owner, name, CLAMP_STRENGTH)
+                    return
 
     def pose(self, name: str) -> np.ndarray:
         """World pose (4x4) of a bolt's frame as simulated: at the hole entry, z along the bolt."""

@@ -75,7 +75,8 @@ class Trace:
     layout_overlaps: list = field(default_factory=list)  # (a, b, depth m): bodies the cell lays out inside each other
     zone_changes: list = field(default_factory=list)  # (t, zone, robots inside): whenever who is inside changes
     arcs: list = field(default_factory=list)  # (t, robot, established): whenever a robot's arc starts or stops
-    joins: list = field(default_factory=list)  # (t, robot, part, part): a weld bead joined two parts (twin.beads)
+    joins: list = field(default_factory=list)  # (t, robot, a, b): a weld bead joined two bodies (twin.beads)
+    bolted: list = field(default_factory=list)  # (t, robot, hole, owner, body): a tightened bolt fixed its owner to body
     fastenings: list = field(default_factory=list)  # dicts: robot, t_s, torque_nm, angle_deg, hole (at each run's end)
     spots: list = field(default_factory=list)  # dicts: robot, t_s, spot, force_n, dwell_s, welded, ... (at each weld's end)
     spindles: dict = field(default_factory=dict)  # robot -> [(t, angle rad since the run began, torque N m)] while running

@@ -27,6 +27,7 @@ VELOCITY_GAIN = 1.0
 FINGER_FRICTION = 1.2
 PART_FRICTION = 0.8
 PAD_RADIUS = 0.01  # m: the lever of a finger pad's friction against a held part turning in the jaws
+AREA_CONTACT = 1e-3  # m: a contact patch this long along the approach is a face on a face, and measures the grip
 TOUCH = 1e-4  # m: bodies closer than this touch (the same threshold for grasps and for collisions)
 SPINDLE_INERTIA = 0.02  # kg m^2: a geared nutrunner drive's rotor as the spindle sees it
 ROBOT_SPEED_MAX = 15.0  # m/s no point of a robot or its held part moves faster (arms reach a few m/s at most)
@@ -459,6 +460,19 @@ class World:
         p = min(pts, key=lambda p: p[8])
         return float(p[8]), self._name(p[1], p[3]), self._name(p[2], p[4])
 
+    def fuse(self, a: str, b: str, strength: float) -> int:
+        """Fix body b to body a where they are now (a weld or a tightened bolt): a fixed constraint between their
+        bases, at their centres of mass as PyBullet reports base poses, holding up to `strength` N (and N m)."""
+        c, ids = self.client, self.ids
+        pa, oa = pb.getBasePositionAndOrientation(ids[a], physicsClientId=c)
+        pbb, ob = pb.getBasePositionAndOrientation(ids[b], physicsClientId=c)
+        ip, io = pb.invertTransform(pa, oa)
+        rel_p, rel_o = pb.multiplyTransforms(ip, io, pbb, ob)
+        cid = pb.createConstraint(ids[a], -1, ids[b], -1, pb.JOINT_FIXED, [0, 0, 0], rel_p, [0, 0, 0],
+                                  parentFrameOrientation=rel_o, physicsClientId=c)
+        pb.changeConstraint(cid, maxForce=strength, physicsClientId=c)
+        return cid
+
     def attach(self, robot: str, part: str) -> None:
         """Hold part in the gripper as its jaws would: at the TCP up to the jaws' friction force (a weak grip lets
         a heavy part slide), and against turning only up to the pads' friction moment (a part gripped far from its
@@ -483,9 +497,10 @@ class World:
         self.trace.attachments.append(Attachment(self.t, "attach", robot, part, self._grip_depths(robot, part)))
 
     def _grip_depths(self, robot: str, part: str) -> tuple:
-        """How deep each finger reaches over the part along the tool's approach axis (m): the larger of the
-        extent of its contact patch and the overlap of the finger's and the part's bounding boxes (a point
-        contact, on a sphere or a rod, has no patch extent but can still be gripped deep)."""
+        """How deep each finger reaches over the part along the tool's approach axis (m): the extent of its
+        contact patch where a face lies on a face; for a point or line contact (a sphere, a rod across the jaws),
+        which has no patch extent but can still be gripped deep, the overlap of the finger's and the part's
+        bounding boxes."""
         c, r = self.client, self.robots[robot]
         axis = self.tcp_matrix(robot)[:3, 2]
 
@@ -500,8 +515,10 @@ class World:
             pts = pb.getContactPoints(bodyA=r.body, bodyB=self.ids[part], linkIndexA=j, physicsClientId=c)
             patch = [float(np.dot(p[5], axis)) for p in pts]
             extent = max(patch) - min(patch) if patch else 0.0
-            overlap = float(along(pb.getAABB(r.body, j, physicsClientId=c)).max()) - part_near
-            depths.append(max(extent, overlap))
+            if extent >= AREA_CONTACT:  # a face on a face: the patch is the grip
+                depths.append(extent)
+            else:  # a point or a line across the approach: how far the finger reaches past the part's near side
+                depths.append(max(extent, float(along(pb.getAABB(r.body, j, physicsClientId=c)).max()) - part_near))
         return tuple(depths)
 
     def detach(self, robot: str) -> None:

@@ -156,6 +156,11 @@ def check_grasp(result: SimResult) -> CheckResult:
                              "reason": f"fingers closed on air: {len(touching)} of 2 fingers touched '{task.part}'"
                                        if not touching else f"only {', '.join(touching)} touched '{task.part}'"})
             continue
+        fixed = _fixed_down(trace, task.part, t_close)
+        if fixed:
+            findings.append({"task": task.id, "part": task.part, "t_s": round(t_close, 4),
+                             "reason": f"'{task.part}' was {fixed}, so it cannot come away with the gripper"})
+            continue
         shallow = [d for d in held[0].grip_depths if d < MIN_GRIP_DEPTH]
         if shallow:
             findings.append({"task": task.id, "part": task.part, "t_s": round(held[0].t, 4), "grip_depth_mm": round(min(shallow) * 1000, 2),
@@ -185,11 +190,25 @@ def check_grasp(result: SimResult) -> CheckResult:
     findings += [f for f in _task_failures(result, "grasp") if not any(g["task"] == f["task"] for g in findings)]
     if findings:
         return CheckResult("grasp", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
-    n = len(_pick_tasks(result))
-    if n == 0:
+    if not _pick_tasks(result):
         return CheckResult("grasp", True, "no grasps in this program")
+    n = sum(1 for a in trace.attachments if a.action == "attach")
     return CheckResult("grasp", True, f"{n} grasp{'s' if n != 1 else ''}: both fingers on the part at least "
                                       f"{MIN_GRIP_DEPTH * 1000:.0f} mm deep, no slip in the hand")
+
+
+def _fixed_down(trace, part: str, t: float) -> str:
+    """How the part was fixed to the cell itself (a fixture or the floor) before t, by a weld bead or a tightened
+    bolt, as the twin recorded it; "" when it was not."""
+    static = ("fixture", "floor")
+    for tj, robot, a, b in trace.joins:
+        other = b if a == part else a if b == part else None
+        if other and tj < t and trace.bodies.get(other) in static:
+            return f"welded to {other} by {robot} at t={tj:.2f} s"
+    for tb, robot, hole, owner, body in trace.bolted:
+        if owner == part and tb < t and trace.bodies.get(body) in static:
+            return f"bolted to {body} through {hole} by {robot} at t={tb:.2f} s"
+    return ""
 
 
 def _placement_error(result: SimResult, task, i: int) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cellctl.model.program import Program
+from cellctl.model.urdf_info import urdf_info
 from cellctl.twin.trace import Trace
 from cellctl.validate.holding import body as _body, held_by as _held_by, holdings as _holdings, link as _link, riding as _riding
 from cellctl.validate.result import CheckResult
@@ -16,6 +17,12 @@ TOOL_ON_PART = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift"),
 # (A weld torch never may touch anything: the wire tip is the TCP and the arc bridges the gap.)
 # The steps in which a part just grasped may still touch what it rested on.
 LEAVING_SUPPORT = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift")}
+# Once it has come clear of where it was grasped, a part still sliding off a pin is pushed lightly; one dragged
+# across a pin or a locator on its way up is pushed much harder. (At the first moment of the lift, before the part
+# has moved, the grip's squeeze can press it on its support with a few times its weight.)
+LIFT_CLEAR = 0.002  # m the part has moved from where it was grasped
+LIFT_FORCE = 2.0  # x the part's weight, after that
+LIFT_FORCE_MIN = 5.0  # N, for light parts
 
 
 def _describe(p: dict) -> str:
@@ -23,6 +30,12 @@ def _describe(p: dict) -> str:
         return f"{p['a']} and {p['b']} overlap {p['max_depth_mm']:.1f} mm as the cell file lays them out; move one of them"
     task = f" in task {p['task']} ({p['step']})" if p["task"] else ""
     return f"{p['a']} hit {p['b']} at t={p['t_first_s']:.2f} s{task}, {p['max_depth_mm']:.1f} mm deep, {p['max_force_n']:.0f} N"
+
+
+def _moved(trace: Trace, part: str, i0: int, t: float) -> float:
+    """How far (m) the part's frame has moved between trace step i0 and time t."""
+    poses = trace.parts[part]
+    return float(((poses[trace.index_at(t)][:3, 3] - poses[i0][:3, 3]) ** 2).sum() ** 0.5)
 
 
 def check_collision(program: Program, trace: Trace, timeline: Timeline) -> CheckResult:
@@ -36,7 +49,9 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
     def held_by(part: str, t: float):
         return _held_by(holdings, part, t)
 
-    def allowed(a: str, b: str, t: float) -> bool:
+    weight = {name: 9.81 * urdf_info(part.urdf).mass for name, part in program.cell.parts.items()}
+
+    def allowed(a: str, b: str, t: float, force: float = 0.0) -> bool:
         ba, bb = _body(a), _body(b)
         ka, kb = kinds.get(ba), kinds.get(bb)
         if "robot" not in (ka, kb) and not any(k == "part" and held_by(x, t) for k, x in ((ka, ba), (kb, bb))):
@@ -58,7 +73,8 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
                     return True
                 if h is not None and by in h.touched:
                     task, machine, step = timeline.at(h.robot, t)
-                    if (machine, step) in LEAVING_SUPPORT:
+                    if (machine, step) in LEAVING_SUPPORT and (step != "lift" or force <= max(LIFT_FORCE * weight.get(bx, 0.0), LIFT_FORCE_MIN)
+                                                               or _moved(trace, bx, h.i0, t) <= LIFT_CLEAR):
                         return True  # the part leaving what it rested on
                     if ky == "part" and held_by(by, t) is None and _riding(trace, by, h, t):
                         return True  # a part carried on top of the held one
@@ -66,7 +82,7 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
 
     pairs: dict[tuple[str, str], dict] = {}
     for c in trace.contacts:
-        if allowed(c.a, c.b, c.t):
+        if allowed(c.a, c.b, c.t, c.force):
             continue
         key = (c.a, c.b)
         p = pairs.get(key)

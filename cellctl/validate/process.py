@@ -139,6 +139,14 @@ def check_weld(result: SimResult) -> CheckResult:
             problems.append(f"torch angle off by up to {np.degrees(angle):.1f} deg")
         if coverage < WELD_COVERAGE:
             problems.append(f"only {coverage:.0%} of the seam welded")
+        welded_down = [(t, b if a == owner else a) for t, r, a, b in trace.joins if r == task.robot and owner in (a, b)
+                       and trace.bodies.get(b if a == owner else a) == "fixture" and mine[0][0] - 1e-9 <= t <= mine[-1][1] + 1e-9]
+        if welded_down and owner in cell.parts:
+            t_join, fixture = welded_down[0]
+            findings.append({**info, "t_s": round(t_join, 4),
+                             "reason": f"seam {owner}.{name}: the bead ran onto {fixture} and welded '{owner}' to it at "
+                                       f"t={t_join:.2f} s: a part welded to the fixture cannot be unloaded (keep the seam "
+                                       f"clear of the fixture)"})
         if problems:
             findings.append({**info, "reason": f"seam {owner}.{name}: " + "; ".join(problems)})
     spots = _spot_welds(result, findings)
@@ -243,6 +251,11 @@ def check_fasten(result: SimResult) -> CheckResult:
                 findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
                                  "reason": f"hole {hole}: cross-threaded: the bolt stood {last['misalignment_deg']:.1f} deg off the "
                                            f"spindle and bound after {last['angle_deg']:.0f} deg at {last['torque_nm']:.1f} N m"})
+            elif last.get("proud_mm"):
+                findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
+                                 "reason": f"hole {hole}: the bolt's head stands {last['proud_mm']:.1f} mm proud of its seat at "
+                                           f"{last['torque_nm']:.2f} N m: the torque asked was reached before the head met the part, "
+                                           f"so the bolt clamps nothing; ask a torque well above the thread's run-down drag"})
             elif last["torque_nm"] < task.torque - 1e-6:
                 findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
                                  "reason": f"hole {hole}: {last['torque_nm']:.1f} N m of {task.torque:.1f} N m"})
