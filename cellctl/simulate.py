@@ -72,7 +72,7 @@ def simulate(program: Program, seed: int = 0, gui: bool = False, on_tick: Callab
         while world.t < end + SETTLE_AFTER:
             world.step()
         return SimResult(program, seed, world.trace, list(orch.tasks.values()), orch.events, orch.failure,
-                         orch.cycle_time, orch.timed_out, orch.interlock_proof)
+                         orch.cycle_time, orch.timed_out, orch.interlock_proof, orch.crossings)
     finally:
         scene.close()
         world.close()

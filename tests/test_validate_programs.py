@@ -46,6 +46,8 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("collision_lift_drags_on_pins.yaml", "collision", "unload", ["bracket hit nest_fixture", "(pick.lift)"]),
     ("grasp_plate_edge_shallow.yaml", "grasp", "load_bracket", ["the fingers grip only 2.0 mm"]),
     ("fasten_torque_below_rundown.yaml", "fasten", "bolt_plate", ["stands 6.0 mm proud of its seat", "clamps nothing"]),
+    ("interlocks_shared_space_lucky.yaml", "interlocks", None, ["handler in 'stage_spare' and welder in 'torch_check' can meet",
+                                                                 "no zone covers the place and no 'after' orders the two"]),
 ])
 def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
     report = validate_file(str(FAULTY / program))
@@ -56,6 +58,16 @@ def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
     for w in words:
         assert w in result.detail, result.detail
     assert report.failures[0].name == check  # the root cause is listed first
+
+
+def test_a_crossing_is_found_however_the_run_was_timed_and_an_after_removes_it(tmp_path):
+    """The lucky program saw no contact; ordering the welder's check after the staging (or a zone) is what fixes it."""
+    report = validate_file(str(FAULTY / "interlocks_shared_space_lucky.yaml"))
+    assert report.check("collision").passed  # this timing was lucky: nothing touched
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text((FAULTY / "interlocks_shared_space_lucky.yaml").read_text().replace("../../sim/", f"{ROOT}/sim/")
+                     .replace("{id: torch_check, robot: welder,", "{id: torch_check, robot: welder, after: [handler_home],"))
+    assert validate_file(str(fixed)).passed
 
 
 def test_collision_findings_name_both_bodies_and_the_phase():

@@ -49,6 +49,7 @@ class Orchestrator:
         self.timed_out = False
         self._preflight = preflight  # (program, contexts) -> Verdict: proves the zone interlocks cannot deadlock
         self.interlock_proof = ""
+        self.crossings: list[str] = []  # robots the preflight found only timing keeps apart
         self._started = False
         C = CellMode
         self.machine = Machine(model=self, states=C, initial=C.READY, auto_transitions=False,
@@ -77,7 +78,7 @@ class Orchestrator:
             problem = self._unrunnable() or self._claim_start_zones()
             if problem is None and self._preflight is not None:
                 verdict = self._preflight(self.program, self.contexts)
-                problem, self.interlock_proof = verdict.failure, verdict.detail
+                problem, self.interlock_proof, self.crossings = verdict.failure, verdict.detail, verdict.crossings
             if problem is not None:
                 self.failure = (None, problem)
                 return

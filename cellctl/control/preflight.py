@@ -1,4 +1,5 @@
-"""Preflight: before anything moves, prove that the program's zone interlocks cannot deadlock.
+"""Preflight: before anything moves, prove that the program's zone interlocks cannot deadlock, and that no two
+robots can meet whatever the timing (cellctl.control.crossings).
 
 Every task is dry-run on ideal drivers (the same task machines planning the same motions, from copies of
 the same random streams) to learn which zones each motion enters and which zones each robot is left
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from cellctl.control.context import PartBook, RobotContext
+from cellctl.control.crossings import SweepRecorder, find_crossings
 from cellctl.control.machine import Failure, plan_ahead
 from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealSpotGun, IdealWeldSource, SteppedClock
 from cellctl.kinematics.occupancy import Occupancy
-from cellctl.model.program import Program, run_order
+from cellctl.model.program import Program, happens_before, run_order
 
 MAX_STATES = 200_000  # interleavings explored before the proof is given up (and said so)
 MAX_TICKS = 2_000_000
@@ -46,20 +48,22 @@ class ZoneRecorder:
 
 @dataclass
 class Verdict:
-    failure: Failure | None
+    failure: Failure | None  # a deadlock: the cell does not start
     detail: str
+    crossings: list[str] = field(default_factory=list)  # robots only timing keeps apart: reported, the run goes on
 
 
-def dry_run(program: Program, contexts: dict[str, RobotContext]) -> dict[str, list] | None:
+def dry_run(program: Program, contexts: dict[str, RobotContext]) -> tuple[dict[str, list], dict] | None:
     """Per robot, its sequence of ('begin', task) / ('acquire', zones) / ('inside', zones) / ('end', task) with
-    ('start', zones) first; None if a task fails in the dry run (the real run will then report why)."""
+    ('start', zones) first, and its paths (crossings.Phase list); None if a task fails in the dry run (the real run
+    will then report why)."""
     from cellctl.control.taskrun import TaskRun
 
     cell = program.cell
     some = next(iter(contexts.values()))
     clock = SteppedClock(some.robot.period)
     book = PartBook(dict(some.parts.poses), dict(some.parts.urdfs))
-    dry, ops = {}, {}
+    dry, ops, sweeps = {}, {}, {}
     for name, ctx in contexts.items():
         plan_ahead(ctx)  # the real run takes the motions planned here, where nothing has changed
         tool = cell.robots[name].tool
@@ -73,19 +77,23 @@ def dry_run(program: Program, contexts: dict[str, RobotContext]) -> dict[str, li
                             spot=IdealSpotGun(name, clock, ctx.spot.max_force) if ctx.spot is not None else None,
                             clock=clock, rng=copy.deepcopy(ctx.rng), parts=book, zones=recorder, occupancy=occ)
         ops[name] = recorder.ops
+        sweeps[name] = SweepRecorder(name, occ, q0)
     for task in run_order(program.tasks)[0]:
-        ctx = dry[task.robot]
+        ctx, sweep = dry[task.robot], sweeps[task.robot]
         ctx.zones.ops.append(("begin", task.id))
+        sweep.begin(task.id, ctx.robot.state().q)
         run = TaskRun(task, program, ctx, lambda e: None)
         for _ in range(MAX_TICKS):
             run.tick()
             if run.done:
                 break
             clock.advance()
+            sweep.sample(ctx.robot.state().q)
         if not run.done or run.failure is not None:
             return None
         ctx.zones.ops.append(("end", task.id))
-    return ops
+        sweep.end(task.id, ctx.robot.state().q)
+    return ops, {name: sweep.finish(cell.zones) for name, sweep in sweeps.items()}
 
 
 def _compress(ops: list, needed: set[str]) -> tuple[frozenset, list]:
@@ -113,11 +121,22 @@ def _compress(ops: list, needed: set[str]) -> tuple[frozenset, list]:
 def check_interlocks(program: Program, contexts: dict[str, RobotContext]) -> Verdict:
     """Explore every interleaving of the robots' zone and task waits; a reachable state where nothing can move
     and work is left is a deadlock."""
-    if not program.cell.zones or len(contexts) < 2:
-        return Verdict(None, "no shared zones to interlock" if not program.cell.zones else "one robot: no zone can be contended")
-    ops = dry_run(program, contexts)
-    if ops is None:
+    if len(contexts) < 2:
+        return Verdict(None, "one robot: no zone can be contended" if program.cell.zones else "no shared zones to interlock")
+    dry = dry_run(program, contexts)
+    if dry is None:
         return Verdict(None, "not proven before the run: a task fails in the dry run (see its own check)")
+    ops, sweeps = dry
+    crossings = find_crossings(sweeps, happens_before(program.tasks))
+    proof = _deadlock_proof(program, ops)
+    return replace(proof, crossings=crossings, detail=proof.detail + ("; no two robots can meet whatever the timing"
+                                                                      if not crossings else ""))
+
+
+def _deadlock_proof(program: Program, ops: dict[str, list]) -> Verdict:
+    """Explore every interleaving of the robots' zone and task waits for a state where nothing can move."""
+    if not program.cell.zones:
+        return Verdict(None, "no shared zones to interlock")
     after = {t.id: set(t.after) for t in program.tasks}
     needed = set().union(*after.values()) if after else set()
     robots = list(ops)

@@ -378,7 +378,7 @@ def _processed(t: Task) -> list[tuple[str, str]]:
     return [t.feature] if t.kind == "weld" and t.feature else t.holes if t.kind == "fasten" else t.spots if t.kind == "spot" else []
 
 
-def _happens_before(tasks: list[Task]) -> dict[str, set[str]]:
+def happens_before(tasks: list[Task]) -> dict[str, set[str]]:
     """For each task, every task that must have ended before it starts: its `after`s and the robot's earlier tasks,
     transitively."""
     before: dict[str, set[str]] = {}
@@ -403,7 +403,7 @@ def _check_process_order(tasks: list[Task], entries: YList) -> None:
                 verb, fix = PROCESS_VERB[t.kind]
                 raise entries.error(i, f"task '{t.id}' {verb} {feature[0]}.{feature[1]}, which task '{other.id}' (line "
                                        f"{other.line}) works already; {fix}")
-    before = _happens_before(tasks)
+    before = happens_before(tasks)
     for i, t in enumerate(tasks):
         for owner in dict.fromkeys(o for o, _ in _processed(t)):
             for mover in tasks:

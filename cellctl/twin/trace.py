@@ -103,3 +103,4 @@ class SimResult:
     cycle_time: float
     timed_out: bool
     interlock_proof: str = ""  # what the preflight proved about the zone interlocks
+    crossings: list = field(default_factory=list)  # where the preflight found robots only timing keeps apart

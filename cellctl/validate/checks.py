@@ -325,7 +325,7 @@ def run_checks(result: SimResult) -> list[CheckResult]:
     from cellctl.validate.process import check_fasten, check_interlocks, check_weld
 
     kinds = {t.kind for t in result.program.tasks}
-    if result.program.cell.zones:
+    if result.program.cell.zones or len(result.program.cell.robots) > 1:
         checks.append(check_interlocks(result))
     if kinds & {"weld", "spot"}:
         checks.append(check_weld(result))
