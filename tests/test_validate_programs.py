@@ -46,6 +46,8 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("collision_lift_drags_on_pins.yaml", "collision", "unload", ["bracket hit nest_fixture", "(pick.lift)"]),
     ("grasp_plate_edge_shallow.yaml", "grasp", "load_bracket", ["the fingers grip only 2.0 mm"]),
     ("fasten_torque_below_rundown.yaml", "fasten", "bolt_plate", ["stands 6.0 mm proud of its seat", "clamps nothing"]),
+    ("spot_near_edge.yaml", "weld", "weld_flange", ["spot panel.spot_2: the sheet ends within 4 mm of the electrode axis"]),
+    ("weld_before_load.yaml", "weld", "weld_boss", ["'bracket' was welded from", "before task 'load_bracket' picked it up"]),
     ("interlocks_shared_space_lucky.yaml", "interlocks", None, ["handler in 'stage_spare' and welder in 'torch_check' can meet",
                                                                  "no zone covers the place and no 'after' orders the two"]),
 ])
@@ -68,6 +70,13 @@ def test_a_crossing_is_found_however_the_run_was_timed_and_an_after_removes_it(t
     fixed.write_text((FAULTY / "interlocks_shared_space_lucky.yaml").read_text().replace("../../sim/", f"{ROOT}/sim/")
                      .replace("{id: torch_check, robot: welder,", "{id: torch_check, robot: welder, after: [handler_home],"))
     assert validate_file(str(fixed)).passed
+
+
+def test_fingers_closed_on_another_part_name_it():
+    report = validate_file(str(FAULTY / "grasp_wrong_part.yaml"))
+    assert report.failures[0].name == "collision" and "handler/finger_left hit bracket" in report.failures[0].detail
+    grasp = report.check("grasp")
+    assert not grasp.passed and "the fingers closed on 'bracket', not on 'spare'" in grasp.detail
 
 
 def test_collision_findings_name_both_bodies_and_the_phase():

@@ -9,6 +9,7 @@ import numpy as np
 from cellctl.drivers.base import MotionStatus, NutrunnerState, WeldState
 from cellctl.drivers.base import SpotGunState
 from cellctl.drivers.sim import SimMotion
+from cellctl.twin._pybullet import pb
 from cellctl.twin.bolts import CROSS_THREAD_ANGLE
 from cellctl.twin.world import SPINDLE_INERTIA, World
 
@@ -195,6 +196,8 @@ FIXED_TIP = 0.004  # m: a tool contact this close to the TCP is the fixed electr
 CLOSED_ON_AIR = 0.0005  # m: electrodes this close together with nothing between them have closed on air
 GUN_TIMEOUT = 2.0  # s a close or an open may take
 SPOT_NEAR = 0.02  # m: the spot feature nearest the fixed electrode tip, within this, is the one being welded
+EDGE_PROBE = (0.002, 0.004, 0.006, 0.008, 0.010)  # m from the electrode axis at which the sheet is looked for ...
+EDGE_DIRECTIONS = 12  # ... in this many directions round it
 
 
 class SimSpotGun:
@@ -222,7 +225,8 @@ class SimSpotGun:
 
     def weld(self, dwell: float) -> SimMotion:
         part, force = self._clamp()
-        job = self._start("weld", dwell=float(dwell), part=part, least=force, spot=self._spot_here())
+        job = self._start("weld", dwell=float(dwell), part=part, least=force, spot=self._spot_here(),
+                          edge=self._edge_distance(part) if part else None)
         problem = self._clamp_problem(part, force)
         if problem:
             self._finish(MotionStatus.FAILED, f"no weld current: {problem}")
@@ -289,6 +293,22 @@ class SimSpotGun:
                         best = (f"{owner}.{name}", d, float(np.arccos(np.clip(T[:3, 2] @ T_spot[:3, 2], -1, 1))))
         return best
 
+    def _edge_distance(self, part: str) -> float:
+        """How far (m) the clamped sheet reaches round the electrode axis: rays along the axis through the sheet at
+        growing distances from it, in every direction; the first distance at which one misses the part is the
+        sheet's edge (the largest probed when none misses)."""
+        c, T = self.world.client, self.world.tcp_matrix(self.name)
+        z, x = T[:3, 2], T[:3, 0]
+        y = np.cross(z, x)
+        body = self.world.ids[part]
+        for r in EDGE_PROBE:
+            ang = np.linspace(0, 2 * np.pi, EDGE_DIRECTIONS, endpoint=False)
+            p = T[:3, 3] + r * (np.outer(np.cos(ang), x) + np.outer(np.sin(ang), y))
+            hits = pb.rayTestBatch(list(map(list, p - 0.001 * z)), list(map(list, p + 0.004 * z)), physicsClientId=c)
+            if any(h[0] != body for h in hits):
+                return r
+        return EDGE_PROBE[-1]
+
     # ------------------------------------------------------------------ jobs
     def _start(self, kind: str, **extra) -> dict:
         """A new job (close, weld or open) with its handle; one still running is ended first."""
@@ -354,5 +374,6 @@ class SimSpotGun:
                 "position_error_mm": round(distance * 1000, 3) if spot else None,
                 "axis_angle_deg": round(float(np.degrees(angle)), 2) if spot else None,
                 "force_n": round(job["least"], 1), "dwell_s": round(self.world.t - job["t0"], 4), "welded": welded,
+                "edge_mm": round(job["edge"] * 1000, 1) if job["edge"] is not None else None,
                 **({} if welded else {"reason": reason})})
         job["handle"]._end(status, reason)

@@ -162,10 +162,15 @@ def _off_owner(world, owner: str, T_hole: np.ndarray) -> str:
     z, p = T_hole[:3, 2], T_hole[:3, 3]
     hit = pb.rayTest(list(p - PROBE * z), list(p + PROBE * z), physicsClientId=world.client)[0]
     if hit[0] == world.ids[owner]:
+        skew = float(np.degrees(np.arccos(np.clip(-np.dot(z, hit[4]), -1.0, 1.0))))
+        if skew > np.degrees(CROSS_THREAD_ANGLE):
+            return (f"the hole's axis is {skew:.1f} deg off square to the face of '{owner}' it enters (at most "
+                    f"{np.degrees(CROSS_THREAD_ANGLE):.0f} deg): a bolt there seats on one edge of its head and binds; "
+                    f"check the hole's axis")
         return ""
     if hit[0] < 0:
-        return f"nothing of '{owner}' lies within {PROBE * 1000:.0f} mm of the hole's entry along its axis"
-    return f"the hole's axis meets {world._names.get(hit[0], 'another body')} before '{owner}'"
+        return f"it is not on '{owner}' in the twin: nothing of it lies within {PROBE * 1000:.0f} mm of the hole's entry along its axis"
+    return f"it is not on '{owner}' in the twin: the hole's axis meets {world._names.get(hit[0], 'another body')} before '{owner}'"
 
 
 def _lean(tilt: float) -> np.ndarray:

@@ -152,9 +152,15 @@ def check_grasp(result: SimResult) -> CheckResult:
         held = [a for a in trace.attachments if a.part == task.part and a.robot == task.robot and a.action == "attach"
                 and abs(a.t - t_close) < 0.05]
         if len(touching) < 2 or not held:
+            fingers_of = {f"{task.robot}/{f}" for f in trace.finger_links.get(task.robot, ())}
+            instead = sorted({c.b if c.a in fingers_of else c.a for c in trace.contacts
+                              if t_close - GRASP_WINDOW <= c.t <= t_close + 1e-9 and (c.a in fingers_of or c.b in fingers_of)
+                              and trace.bodies.get(c.b if c.a in fingers_of else c.a) == "part"} - {task.part})
+            reason = (f"only {', '.join(touching)} touched '{task.part}'" if touching
+                      else f"the fingers closed on '{instead[0]}', not on '{task.part}': is the grasp frame on the right part?"
+                      if instead else f"fingers closed on air: 0 of 2 fingers touched '{task.part}'")
             findings.append({"task": task.id, "part": task.part, "t_s": round(t_close, 4), "touching": touching,
-                             "reason": f"fingers closed on air: {len(touching)} of 2 fingers touched '{task.part}'"
-                                       if not touching else f"only {', '.join(touching)} touched '{task.part}'"})
+                             "reason": reason})
             continue
         fixed = _fixed_down(trace, task.part, t_close)
         if fixed:

@@ -7,7 +7,7 @@ import numpy as np
 
 from cellctl.control.weld import torch_frames
 from cellctl.twin.trace import SimResult
-from cellctl.validate.checks import _failed
+from cellctl.validate.checks import _failed, _fixed_down
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
@@ -19,6 +19,7 @@ ARC_OFF_SEAM_M = 0.003  # an arc burning farther than this from the seam is a st
 SPOT_POSITION_TOL_M = 0.0015  # m the fixed electrode tip may be from the spot while the current flows
 SPOT_ANGLE_TOL = np.radians(5.0)  # rad between the electrode axis and the spot's axis
 SPOT_FORCE_TOL = 0.05  # fraction under the programmed clamp force
+SPOT_EDGE_MIN = 0.006  # m of sheet all round a spot's axis: a nugget nearer the edge is cut by it (edge weld, expulsion)
 
 
 def _task_failures(result: SimResult, check: str) -> list[dict]:
@@ -95,6 +96,8 @@ def check_weld(result: SimResult) -> CheckResult:
     trace, cell = result.trace, result.program.cell
     findings = _task_failures(result, "weld")
     seams = []
+    for task in [t for t in result.program.tasks if t.kind in ("weld", "spot")]:
+        findings += _before_loading(result, task, "welded")
     for task in [t for t in result.program.tasks if t.kind == "weld"]:
         owner, name = task.feature
         feature = {**cell.fixtures, **cell.parts}[owner].features[name]
@@ -167,6 +170,27 @@ def check_weld(result: SimResult) -> CheckResult:
                        None, seams + spots)
 
 
+def _before_loading(result: SimResult, task, verb: str) -> list[dict]:
+    """A part a task worked where it lay as the cell started, and which a pick then took (as the twin recorded the
+    grips): it was worked before it was loaded into its station."""
+    trace, cell = result.trace, result.program.cell
+    record = next(r for r in result.tasks if r["id"] == task.id)
+    if record["start_s"] is None:
+        return []
+    owners = [task.feature[0]] if task.kind == "weld" else [o for o, _ in task.holes + task.spots]
+    out = []
+    for owner in dict.fromkeys(o for o in owners if o in cell.parts):
+        picks = [a for a in trace.attachments if a.part == owner and a.action == "attach"]
+        if picks and picks[0].t > record["start_s"] and not _fixed_down(trace, owner, picks[0].t):  # (fixed: grasp says)
+            loader = next((r["id"] for r in result.tasks if r["robot"] == picks[0].robot and r["start_s"] is not None
+                           and r["start_s"] <= picks[0].t <= (r["end_s"] or trace.t[-1])), picks[0].robot)
+            out.append({"task": task.id, "t_s": record["start_s"],
+                        "reason": f"'{owner}' was {verb} from t={record['start_s']:.2f} s where it lay as the cell starts, "
+                                  f"before task '{loader}' picked it up at t={picks[0].t:.2f} s: work it once it is placed "
+                                  f"(after: [{loader}])"})
+    return out
+
+
 def _runs_of(result: SimResult, task, runs: list[dict], features: list[tuple[str, str]], noun: str, done: str,
              findings: list[dict]) -> list[dict] | None:
     """The tool's recorded runs (dicts with robot and t_s) during a task; None, with a finding per feature, when the
@@ -219,6 +243,9 @@ def _spot_welds(result: SimResult, findings: list[dict]) -> list[dict]:
                 problems.append(f"clamped with {weld['force_n']:.0f} N of the {task.spot_force:.0f} N programmed")
             if weld["welded"] and weld["dwell_s"] < task.dwell - trace.dt:
                 problems.append(f"weld current for {weld['dwell_s']:.2f} s of the {task.dwell:.2f} s programmed")
+            if weld.get("edge_mm") is not None and weld["edge_mm"] < SPOT_EDGE_MIN * 1000:
+                problems.append(f"the sheet ends within {weld['edge_mm']:.0f} mm of the electrode axis (at least "
+                                f"{SPOT_EDGE_MIN * 1000:.0f} mm of sheet all round a spot): an edge weld")
             if d > SPOT_POSITION_TOL_M:
                 problems.append(f"the fixed electrode was {d * 1000:.1f} mm off the spot (at most {SPOT_POSITION_TOL_M * 1000:.1f} mm)")
             if angle > SPOT_ANGLE_TOL:
@@ -235,6 +262,7 @@ def check_fasten(result: SimResult) -> CheckResult:
     trace = result.trace
     findings, holes = _task_failures(result, "fasten"), []
     for task in [t for t in result.program.tasks if t.kind == "fasten"]:
+        findings += _before_loading(result, task, "fastened")
         runs = _runs_of(result, task, trace.fastenings, task.holes, "hole", "fastened", findings)
         if runs is None:
             continue
@@ -242,7 +270,7 @@ def check_fasten(result: SimResult) -> CheckResult:
             hole = f"{owner}.{name}"
             if hole in trace.holes_off_owner:
                 findings.insert(0, {"task": task.id, "hole": hole, "t_s": 0.0,
-                                    "reason": f"hole {hole} is not on '{owner}' in the twin: {trace.holes_off_owner[hole]}"})
+                                    "reason": f"hole {hole}: {trace.holes_off_owner[hole]}"})
                 continue
             mine = [f for f in runs if f["hole"] == hole]
             if not mine:
