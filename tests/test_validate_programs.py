@@ -47,9 +47,12 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("grasp_plate_edge_shallow.yaml", "grasp", "load_bracket", ["the fingers grip only 2.0 mm"]),
     ("fasten_torque_below_rundown.yaml", "fasten", "bolt_plate", ["stands 6.0 mm proud of its seat", "clamps nothing"]),
     ("spot_near_edge.yaml", "weld", "weld_flange", ["spot panel.spot_2: the sheet ends within 4 mm of the electrode axis"]),
-    ("weld_before_load.yaml", "weld", "weld_boss", ["'bracket' was welded from", "before task 'load_bracket' picked it up"]),
+    ("fasten_bolt_into_air.yaml", "fasten", "bolt_plate", ["hole base_plate.hole_a: the bolt reached", "goes into nothing"]),
+    ("weld_joins_nothing.yaml", "weld", "weld_upper", ["the bead never reached 'panel', which 'bracket_upper' was placed on"]),
+    ("clearance_beside_neighbour.yaml", "clearance", "place_lower", ["bracket_lower passed 3.0 mm from bracket_upper"]),
+    ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
     ("interlocks_shared_space_lucky.yaml", "interlocks", None, ["handler in 'stage_spare' and welder in 'torch_check' can meet",
-                                                                 "no zone covers the place and no 'after' orders the two"]),
+                                                                 "no zone both hold covers the place and no 'after' orders the two"]),
 ])
 def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
     report = validate_file(str(FAULTY / program))

@@ -10,14 +10,17 @@ between tasks) that some timing could run at once; an overlap that no zone cover
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from cellctl.kinematics.occupancy import MARGIN, Occupancy
 
+Apart = Callable[..., 'float | None']  # (a, qa, held_a, b, qb, held_b, within) -> m apart, or None beyond within
 SAMPLE_TRAVEL = 0.01  # rad of summed joint motion between the configurations compared (about 15 mm at a 1.5 m lever)
 SHOWN = 3  # crossings named in the finding
 CHUNK = 256  # configuration pairs measured at once
+CONFIRM = 200  # sphere overlaps, deepest first, that the real geometry is asked about
 
 
 @dataclass
@@ -30,25 +33,31 @@ class Phase:
     ends: tuple  # the event it ends at: ("start", task), ("end", task) or ("never",)
     q: list = field(default_factory=list)  # configurations, in order
     held: list = field(default_factory=list)  # the part model carried at each (Occupancy.held), or None
+    holds: list = field(default_factory=list)  # the zones the robot holds at each (a motion holds what it enters)
+    parts: list = field(default_factory=list)  # the part held at each, as (part, T_tcp_part), or None
     centres: np.ndarray | None = None  # (N, M, 3)
     radii: np.ndarray | None = None  # (M,)
-    zones: np.ndarray | None = None  # (N, Z) bool: which zones the robot is inside (so holds) at each configuration
+    zones: np.ndarray | None = None  # (N, Z) bool: which zones the robot holds at each configuration
 
 
 class SweepRecorder:
     """Collects one robot's configurations during the dry run, phase by phase."""
 
-    def __init__(self, robot: str, occupancy: Occupancy, q0: np.ndarray):
-        self.robot, self.occ = robot, occupancy
+    def __init__(self, robot: str, occupancy: Occupancy, q0: np.ndarray, holds: Callable[[], set[str]], held: Callable):
+        self.robot, self.occ, self.holds, self.held = robot, occupancy, holds, held
         self.phases = [Phase(robot, None, ("zero",), ("never",))]
         self.sample(q0, force=True)
 
     def sample(self, q: np.ndarray, force: bool = False) -> None:
         """Keep the configuration if the arm has moved SAMPLE_TRAVEL since the last one kept, or picked up or let go."""
         ph = self.phases[-1]
-        if force or not ph.q or ph.held[-1] is not self.occ.held or np.abs(q - ph.q[-1]).sum() >= SAMPLE_TRAVEL:
+        holds = frozenset(self.holds())
+        if force or not ph.q or ph.held[-1] is not self.occ.held or ph.holds[-1] != holds \
+                or np.abs(q - ph.q[-1]).sum() >= SAMPLE_TRAVEL:
             ph.q.append(np.array(q, float))
             ph.held.append(self.occ.held)
+            ph.holds.append(holds)
+            ph.parts.append(self.held())
 
     def begin(self, task: str, q: np.ndarray) -> None:
         self.phases[-1].ends = ("start", task)
@@ -80,17 +89,10 @@ class SweepRecorder:
                 for (c, r), a, b in zip(parts, runs, runs[1:]):
                     ph.centres[a:b, :len(r)] = c
                     ph.radii[:len(r)] = np.maximum(ph.radii[:len(r)], r)  # a part's spheres come last: widest wins
-                ph.zones = np.array([[_inside(ph.centres[n], ph.radii, zones[z]) for z in names] for n in range(len(Q))],
-                                    bool).reshape(len(Q), len(names))
+                ph.zones = np.array([[z in held for z in names] for held in ph.holds], bool).reshape(len(Q), len(names))
         finally:
             self.occ.held = keep
         return [ph for ph in self.phases if ph.q]
-
-
-def _inside(centres: np.ndarray, radii: np.ndarray, zone) -> bool:
-    ok = ~np.isnan(centres[:, 0])
-    outside = np.maximum(np.maximum(zone.lo - centres[ok], centres[ok] - zone.hi), 0.0)
-    return bool(np.any(np.linalg.norm(outside, axis=-1) < radii[ok]))
 
 
 def _surely_before(ends: tuple, starts: tuple, before: dict[str, set[str]]) -> bool:
@@ -112,29 +114,44 @@ def _boxes(ph: Phase) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _meet(a: Phase, b: Phase) -> tuple[float, np.ndarray] | None:
-    """The deepest overlap (m) of a's and b's sphere models at configurations no shared zone keeps apart, and where:
-    configuration pairs whose boxes overlap, then their spheres pair by pair."""
+def _overlaps(a: Phase, b: Phase) -> list[tuple[float, int, int, np.ndarray]]:
+    """The configuration pairs (depth m, index in a, index in b, where) at which a's and b's sphere models overlap
+    and no zone both hold keeps them apart, deepest first: pairs culled by their boxes, then sphere by sphere."""
     (alo, ahi), (blo, bhi) = _boxes(a), _boxes(b)
     if np.any(ahi.max(axis=0) < blo.min(axis=0)) or np.any(bhi.max(axis=0) < alo.min(axis=0)):
-        return None
+        return []
     near = np.all(alo[:, None, :] <= bhi[None, :, :], axis=2) & np.all(blo[None, :, :] <= ahi[:, None, :], axis=2)
     if len(a.zones[0]):
-        near &= ~np.any(a.zones[:, None, :] & b.zones[None, :, :], axis=2)  # both inside one zone: the interlock parts them
+        near &= ~np.any(a.zones[:, None, :] & b.zones[None, :, :], axis=2)  # both hold one zone: the interlock parts them
     na, nb = np.nonzero(near)
-    best = None
+    out = []
     for k in range(0, len(na), CHUNK):
-        ca, cb = a.centres[na[k:k + CHUNK]], b.centres[nb[k:k + CHUNK]]  # (K, Ma, 3), (K, Mb, 3)
+        ia, ib = na[k:k + CHUNK], nb[k:k + CHUNK]
+        ca, cb = a.centres[ia], b.centres[ib]  # (K, Ma, 3), (K, Mb, 3)
         d = np.linalg.norm(ca[:, :, None, :] - cb[:, None, :, :], axis=-1)
-        depth = np.nan_to_num(a.radii[None, :, None] + b.radii[None, None, :] - d, nan=-1.0)
-        flat = int(np.argmax(depth))
-        if depth.flat[flat] > 0 and (best is None or depth.flat[flat] > best[0]):
-            i, ma, mb = np.unravel_index(flat, depth.shape)
-            best = (float(depth.flat[flat]), (ca[i, ma] + cb[i, mb]) / 2)
-    return best
+        depth = np.nan_to_num(a.radii[None, :, None] + b.radii[None, None, :] - d, nan=-1.0).reshape(len(ia), -1)
+        best = depth.argmax(axis=1)
+        for i in np.flatnonzero(depth[np.arange(len(ia)), best] > 0):
+            ma, mb = np.unravel_index(best[i], (ca.shape[1], cb.shape[1]))
+            out.append((float(depth[i, best[i]]), int(ia[i]), int(ib[i]), (ca[i, ma] + cb[i, mb]) / 2))
+    out.sort(key=lambda o: (-o[0], o[1], o[2]))
+    return out
 
 
-def find_crossings(sweeps: dict[str, list[Phase]], before: dict[str, set[str]]) -> list[str]:
+def _meet(a: Phase, b: Phase, apart: Apart | None) -> tuple[float, np.ndarray, str] | None:
+    """Where a and b meet: the deepest sphere overlap that the robots' real geometry (with the parts they hold)
+    confirms, closer than the occupancy margin; or None."""
+    for depth, i, j, where in _overlaps(a, b)[:CONFIRM]:
+        if apart is None:
+            return depth, where, f"their paths (modelled with a {MARGIN * 1000:.0f} mm margin) overlap by {depth * 1000:.0f} mm"
+        d = apart(a.robot, a.q[i], a.parts[i], b.robot, b.q[j], b.parts[j], MARGIN)
+        if d is not None:
+            return MARGIN - d, where, (f"their paths come within {d * 1000:.0f} mm of each other" if d > 0
+                                       else f"their paths cross ({-d * 1000:.0f} mm deep)")
+    return None
+
+
+def find_crossings(sweeps: dict[str, list[Phase]], before: dict[str, set[str]], apart: Apart | None = None) -> list[str]:
     """Every pair of robots' phases that some timing runs at once and whose paths overlap outside any zone both
     would hold, worst first, as sentences."""
     found = []
@@ -144,16 +161,24 @@ def find_crossings(sweeps: dict[str, list[Phase]], before: dict[str, set[str]]) 
             for a in sweeps[ra]:
                 for b in sweeps[rb]:
                     if (a.task or b.task) and _can_overlap(a, b, before):
-                        meet = _meet(a, b)
+                        meet = _meet(a, b, apart)
                         if meet is not None:
-                            found.append((meet[0], a, b, meet[1]))
+                            found.append((meet[0], a, b, meet[1], meet[2]))
     found.sort(key=lambda f: -f[0])
+    worst, more = {}, {}
+    for f in found:  # the worst meeting of each pair of robots; the others are counted
+        key = (f[1].robot, f[2].robot)
+        if key in worst:
+            more[key] = more.get(key, 0) + 1
+        else:
+            worst[key] = f
 
     def doing(ph: Phase) -> str:
         if ph.task:
             return f"{ph.robot} in '{ph.task}'"
         return f"{ph.robot} standing " + (f"after '{ph.starts[1]}'" if ph.starts[0] == "end" else "at its start")
 
-    return [f"{doing(a)} and {doing(b)} can meet near ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) m: their paths overlap by "
-            f"{depth * 1000:.0f} mm (with a {MARGIN * 1000:.0f} mm margin each), no zone covers the place and no 'after' "
-            f"orders the two, so only timing keeps them apart" for depth, a, b, p in found[:SHOWN]]
+    return [f"{doing(a)} and {doing(b)} can meet near ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) m: {how}, no zone both hold "
+            f"covers the place and no 'after' orders the two, so only timing keeps them apart"
+            + (f" (and {more[k]} more such meeting{'s' if more[k] > 1 else ''} of {k[0]} and {k[1]})" if k in more else "")
+            for k, (_, a, b, p, how) in list(worst.items())[:SHOWN]]

@@ -77,7 +77,7 @@ def dry_run(program: Program, contexts: dict[str, RobotContext]) -> tuple[dict[s
                             spot=IdealSpotGun(name, clock, ctx.spot.max_force) if ctx.spot is not None else None,
                             clock=clock, rng=copy.deepcopy(ctx.rng), parts=book, zones=recorder, occupancy=occ)
         ops[name] = recorder.ops
-        sweeps[name] = SweepRecorder(name, occ, q0)
+        sweeps[name] = SweepRecorder(name, occ, q0, lambda rec=recorder: rec.held, lambda d=dry[name]: d.held)
     for task in run_order(program.tasks)[0]:
         ctx, sweep = dry[task.robot], sweeps[task.robot]
         ctx.zones.ops.append(("begin", task.id))
@@ -127,7 +127,8 @@ def check_interlocks(program: Program, contexts: dict[str, RobotContext]) -> Ver
     if dry is None:
         return Verdict(None, "not proven before the run: a task fails in the dry run (see its own check)")
     ops, sweeps = dry
-    crossings = find_crossings(sweeps, happens_before(program.tasks))
+    scene = next((ctx.scene for ctx in contexts.values() if ctx.scene is not None), None)
+    crossings = find_crossings(sweeps, happens_before(program.tasks), getattr(scene, "robots_apart", None))
     proof = _deadlock_proof(program, ops)
     return replace(proof, crossings=crossings, detail=proof.detail + ("; no two robots can meet whatever the timing"
                                                                       if not crossings else ""))

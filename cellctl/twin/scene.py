@@ -164,6 +164,23 @@ class PlanningScene:
         self._entry_tables[key] = table
         return table
 
+    def robots_apart(self, a: str, qa: np.ndarray, held_a: tuple[str, SE3] | None, b: str, qb: np.ndarray,
+                     held_b: tuple[str, SE3] | None, within: float) -> float | None:
+        """The distance (m) between two robots' real geometry (arms, tools and the parts they hold as (part,
+        T_tcp_part)) at joint angles qa and qb; None when they are farther apart than `within`."""
+        c, w, bodies = self.client, self.world, []
+        for robot, q, held in ((a, qa, held_a), (b, qb, held_b)):
+            r = w.robots[robot]
+            pb.resetJointStatesMultiDof(r.body, r.joints, [[float(x)] for x in q], physicsClientId=c)
+            mine = [r.body]
+            if held is not None:
+                self._part_pose.pop(held[0], None)
+                self._place(held[0], w.ids[held[0]], w.tcp_matrix(robot) @ held[1].A)
+                mine.append(w.ids[held[0]])
+            bodies.append(mine)
+        pts = [p for x in bodies[0] for y in bodies[1] for p in pb.getClosestPoints(x, y, within, physicsClientId=c)]
+        return min(p[8] for p in pts) if pts else None
+
     def _pose(self, robot: str, q: np.ndarray, parts: dict[str, SE3], held: tuple[str, SE3] | None,
               carried: set[str]) -> tuple[SimRobot, int | None, list[int]]:
         """As `collision` does: the robot at q, the parts where given (the held one in the hand); the robot, the

@@ -37,19 +37,23 @@ class _World:
         return h.robot if h else None
 
     def resting_on(self, part: str, t: float) -> set[str]:
-        """The bodies other than robots that part touched at the recorded step at or before t, and what those parts
-        rest on in turn, down to the fixtures: work on a thin sheet is near the jig under it by nature."""
+        """The bodies other than robots that part touched at the recorded step at or before t, and the fixtures
+        those rest on in turn: work on a thin sheet is near the jig under it by nature. Other parts that merely
+        share a support (a bracket beside the one being placed on the same panel) are not the work."""
         contacts = self._touching.get(self.trace.t[self.trace.index_at(t)], [])
+        kinds = self.trace.bodies
         out, todo = set(), [part]
         while todo:
             x = todo.pop()
             for c in contacts:
                 if x in (_body(c.a), _body(c.b)):
                     other = _body(c.b) if _body(c.a) == x else _body(c.a)
-                    if other != part and other not in out and self.trace.bodies.get(other) != "robot":
-                        out.add(other)
-                        if self.trace.bodies.get(other) in ("part", "bolt"):
-                            todo.append(other)
+                    if other == part or other in out or kinds.get(other) == "robot":
+                        continue
+                    if x != part and kinds.get(other) in ("part", "bolt"):
+                        continue  # beyond what the part itself touches, only the fixtures and floor below
+                    out.add(other)
+                    todo.append(other)
         return out
 
 

@@ -51,10 +51,21 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
 
     weight = {name: 9.81 * urdf_info(part.urdf).mass for name, part in program.cell.parts.items()}
 
+    def ridden(part: str, t: float):
+        """The holding whose part this one rides on (it sat on it at the grasp and kept its place), or None."""
+        if kinds.get(part) != "part":
+            return None
+        return next((h for h in holdings if h.t0 - 1e-9 <= t <= h.t1 + 1e-9 and part in h.touched and h.part != part
+                     and held_by(part, t) is None and _riding(trace, part, h, t)), None)
+
+    def carried(part: str, t: float) -> bool:
+        """Held, or riding on a held part."""
+        return held_by(part, t) is not None or ridden(part, t) is not None
+
     def allowed(a: str, b: str, t: float, force: float = 0.0) -> bool:
         ba, bb = _body(a), _body(b)
         ka, kb = kinds.get(ba), kinds.get(bb)
-        if "robot" not in (ka, kb) and not any(k == "part" and held_by(x, t) for k, x in ((ka, ba), (kb, bb))):
+        if "robot" not in (ka, kb) and not any(k == "part" and carried(x, t) for k, x in ((ka, ba), (kb, bb))):
             return True  # nothing that moves under control: parts resting on tables, fixtures on the floor
         for (x, kx, y, ky) in ((a, ka, b, kb), (b, kb, a, ka)):
             bx, by = _body(x), _body(y)
@@ -69,6 +80,14 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
                     return True  # fingers closing on or letting go of the task's part, a socket on its bolt
             if kx == "part" and ky != "robot":
                 h = held_by(bx, t)
+                rides = ridden(bx, t) if h is None else None
+                if rides is not None:  # a passenger: it may touch what carries it, and its old support as it leaves
+                    if by == rides.part:
+                        return True
+                    task, machine, step = timeline.at(rides.robot, t)
+                    if by in rides.touched and (machine, step) in LEAVING_SUPPORT and _moved(trace, bx, rides.i0, t) <= LIFT_CLEAR:
+                        return True
+                    continue
                 if h is None and (ky != "part" or held_by(by, t) is None):
                     return True
                 if h is not None and by in h.touched:
@@ -88,7 +107,7 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
         p = pairs.get(key)
         if p is None:
             robots = [r for r in (_body(c.a), _body(c.b)) if kinds.get(r) == "robot"]
-            robots += [h.robot for x in (_body(c.a), _body(c.b)) if (h := held_by(x, c.t))]
+            robots += [h.robot for x in (_body(c.a), _body(c.b)) if (h := held_by(x, c.t) or ridden(x, c.t))]
             # name the task of a robot that was working (a robot standing idle may be the one that was hit)
             phases = [timeline.at(r, c.t) for r in robots]
             task, machine, step = next((p for p in phases if p[0]), (None, None, None))
@@ -96,7 +115,7 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
             working = next((r for r, p in zip(robots, phases) if p[0]), None)
 
             def owner(x: str) -> str | None:
-                h = held_by(_body(x), c.t)
+                h = held_by(_body(x), c.t) or ridden(_body(x), c.t)
                 return _body(x) if kinds.get(_body(x)) == "robot" else (h.robot if h else None)
 
             a, b = (c.b, c.a) if working and owner(c.b) == working and owner(c.a) != working else (c.a, c.b)

@@ -7,7 +7,7 @@ import numpy as np
 
 from cellctl.control.weld import torch_frames
 from cellctl.twin.trace import SimResult
-from cellctl.validate.checks import _failed, _fixed_down
+from cellctl.validate.checks import _failed
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
@@ -96,8 +96,6 @@ def check_weld(result: SimResult) -> CheckResult:
     trace, cell = result.trace, result.program.cell
     findings = _task_failures(result, "weld")
     seams = []
-    for task in [t for t in result.program.tasks if t.kind in ("weld", "spot")]:
-        findings += _before_loading(result, task, "welded")
     for task in [t for t in result.program.tasks if t.kind == "weld"]:
         owner, name = task.feature
         feature = {**cell.fixtures, **cell.parts}[owner].features[name]
@@ -155,6 +153,10 @@ def check_weld(result: SimResult) -> CheckResult:
                              "reason": f"seam {owner}.{name}: the bead ran onto {fixture} and welded '{owner}' to it at "
                                        f"t={t_join:.2f} s: a part welded to the fixture cannot be unloaded (keep the seam "
                                        f"clear of the fixture)"})
+        base = _placed_on(result, owner, mine[0][0])
+        if base is not None and base not in info["joined"] and not problems:
+            findings.append({**info, "reason": f"seam {owner}.{name}: the bead never reached '{base}', which '{owner}' was "
+                                               f"placed on, so the weld joins nothing (is the seam on the joint?)"})
         if problems:
             findings.append({**info, "reason": f"seam {owner}.{name}: " + "; ".join(problems)})
     spots = _spot_welds(result, findings)
@@ -170,25 +172,12 @@ def check_weld(result: SimResult) -> CheckResult:
                        None, seams + spots)
 
 
-def _before_loading(result: SimResult, task, verb: str) -> list[dict]:
-    """A part a task worked where it lay as the cell started, and which a pick then took (as the twin recorded the
-    grips): it was worked before it was loaded into its station."""
-    trace, cell = result.trace, result.program.cell
-    record = next(r for r in result.tasks if r["id"] == task.id)
-    if record["start_s"] is None:
-        return []
-    owners = [task.feature[0]] if task.kind == "weld" else [o for o, _ in task.holes + task.spots]
-    out = []
-    for owner in dict.fromkeys(o for o in owners if o in cell.parts):
-        picks = [a for a in trace.attachments if a.part == owner and a.action == "attach"]
-        if picks and picks[0].t > record["start_s"] and not _fixed_down(trace, owner, picks[0].t):  # (fixed: grasp says)
-            loader = next((r["id"] for r in result.tasks if r["robot"] == picks[0].robot and r["start_s"] is not None
-                           and r["start_s"] <= picks[0].t <= (r["end_s"] or trace.t[-1])), picks[0].robot)
-            out.append({"task": task.id, "t_s": record["start_s"],
-                        "reason": f"'{owner}' was {verb} from t={record['start_s']:.2f} s where it lay as the cell starts, "
-                                  f"before task '{loader}' picked it up at t={picks[0].t:.2f} s: work it once it is placed "
-                                  f"(after: [{loader}])"})
-    return out
+def _placed_on(result: SimResult, part: str, t: float) -> str | None:
+    """The part that `part` was last placed on (a place onto another part's feature, released before t), or None."""
+    release = {r["id"]: r["end_s"] for r in result.tasks}
+    onto = [(release[t_.id], t_.place[0]) for t_ in result.program.tasks if t_.part == part and t_.place
+            and t_.place[0] in result.program.cell.parts and release.get(t_.id) is not None and release[t_.id] <= t]
+    return max(onto)[1] if onto else None
 
 
 def _runs_of(result: SimResult, task, runs: list[dict], features: list[tuple[str, str]], noun: str, done: str,
@@ -262,7 +251,6 @@ def check_fasten(result: SimResult) -> CheckResult:
     trace = result.trace
     findings, holes = _task_failures(result, "fasten"), []
     for task in [t for t in result.program.tasks if t.kind == "fasten"]:
-        findings += _before_loading(result, task, "fastened")
         runs = _runs_of(result, task, trace.fastenings, task.holes, "hole", "fastened", findings)
         if runs is None:
             continue
@@ -289,6 +277,11 @@ def check_fasten(result: SimResult) -> CheckResult:
                                  "reason": f"hole {hole}: the bolt's head stands {last['proud_mm']:.1f} mm proud of its seat at "
                                            f"{last['torque_nm']:.2f} N m: the torque asked was reached before the head met the part, "
                                            f"so the bolt clamps nothing; ask a torque well above the thread's run-down drag"})
+            elif last.get("done") and "clamped_to" in last and last["clamped_to"] is None:
+                findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
+                                 "reason": f"hole {hole}: the bolt reached {last['torque_nm']:.1f} N m but its thread goes into "
+                                           f"nothing beyond '{owner}' (its shank meets no part, fixture or floor): it clamps "
+                                           f"'{owner}' to nothing"})
             elif last["torque_nm"] < task.torque - 1e-6:
                 findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
                                  "reason": f"hole {hole}: {last['torque_nm']:.1f} N m of {task.torque:.1f} N m"})
