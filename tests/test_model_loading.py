@@ -231,6 +231,8 @@ def test_a_hole_seam_or_spot_worked_by_two_tasks_is_an_error(tmp_path):
         load_program(three_robots_with(tmp_path, "  - {id: runner_home", twice))
     assert "three.yaml:17" in str(err.value) and "'again' fastens base_plate.hole_a, which task 'bolt_plate' (line 16)" in str(err.value)
     assert "double hit" in str(err.value)
+    staged = "  - {id: final, robot: runner, fasten: base_plate.hole_a, torque_nm: 20}\n  - {id: runner_home"
+    assert load_program(three_robots_with(tmp_path, "  - {id: runner_home", staged)).tasks[-2].torque == 20  # a second stage
     seam = "  - {id: reweld, robot: welder, after: [weld_boss], weld: bracket.boss_seam, speed_mm_s: 10}\n  - {id: welder_clear"
     with pytest.raises(ProgramError, match="'reweld' welds bracket.boss_seam, which task 'weld_boss'"):
         load_program(three_robots_with(tmp_path, "  - {id: welder_clear", seam))

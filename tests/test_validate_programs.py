@@ -51,6 +51,7 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("weld_joins_nothing.yaml", "weld", "weld_upper", ["the bead never reached 'panel', which 'bracket_upper' was placed on"]),
     ("clearance_beside_neighbour.yaml", "clearance", "place_lower", ["bracket_lower passed 3.0 mm from bracket_upper"]),
     ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
+    ("joint_limits_wrist_wound.yaml", "joint_limits", "turn2", ["would wind joint 6 (wrist_3_joint) past its limit of -360 deg"]),
     ("interlocks_shared_space_lucky.yaml", "interlocks", None, ["handler in 'stage_spare' and welder in 'torch_check' can meet",
                                                                  "no zone both hold covers the place and no 'after' orders the two"]),
 ])

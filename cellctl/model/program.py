@@ -369,7 +369,8 @@ def _check_robot_order(tasks: list[Task], entries: YList) -> None:
 
 
 PROCESS_VERB = {"weld": ("welds", "weld each seam once; for another pass define the pass as a seam of its own"),
-                "fasten": ("fastens", "fasten each hole once: a second run on a tightened bolt is a double hit"),
+                "fasten": ("fastens", "fasten each hole once, or in stages to rising torques: a second run to the same "
+                                          "torque on a tightened bolt is a double hit"),
                 "spot": ("spot welds", "weld each spot once: a second spot on the same place is a double spot")}
 
 
@@ -399,7 +400,9 @@ def _check_process_order(tasks: list[Task], entries: YList) -> None:
     for i, t in enumerate(tasks):
         for feature in _processed(t):
             other = first.setdefault(feature, t)
-            if other is not t:
+            if other is not t and t.kind == "fasten" and other.kind == "fasten" and t.torque > other.torque:
+                first[feature] = t  # a further tightening stage (to a higher torque), as joints are tightened in steps
+            elif other is not t:
                 verb, fix = PROCESS_VERB[t.kind]
                 raise entries.error(i, f"task '{t.id}' {verb} {feature[0]}.{feature[1]}, which task '{other.id}' (line "
                                        f"{other.line}) works already; {fix}")

@@ -159,6 +159,14 @@ def _knot(arm: Arm, T_base_flange: np.ndarray, prev: np.ndarray, s: float, lengt
         if margin < 0.05:
             raise PlanningError(f"{what} runs out of reach {at}: the arm is stretched out ({margin * 1000:.0f} mm from the "
                                 f"edge of its reach)", check="reach")
+        jump = res.q - prev
+        j = int(np.argmax(np.abs(jump)))
+        wrapped = prev[j] + jump[j] - np.sign(jump[j]) * 2 * np.pi  # the same angle a turn the other way
+        if abs(wrapped - prev[j]) <= FLIP and not arm.limits.lower[j] <= wrapped <= arm.limits.upper[j]:
+            lim = arm.limits.upper[j] if wrapped > arm.limits.upper[j] else arm.limits.lower[j]
+            raise PlanningError(f"{what} would wind joint {j + 1} ({arm.joint_names[j]}) past its limit of "
+                                f"{np.degrees(lim):.0f} deg {at} (it stands at {np.degrees(prev[j]):.0f} deg); unwind it "
+                                f"before this move, or turn the other way", check="joint_limits")
         raise PlanningError(f"{what} passes a singularity or needs a configuration flip {at}; move the target or use a "
                             f"PTP move", check="reach")
     return res.q

@@ -53,7 +53,8 @@ def _worst_per_joint(result: SimResult, measure, tol: float) -> tuple[list[dict]
 
 
 def _task_failures(result: SimResult, check: str) -> list[dict]:
-    return [{"task": t["id"], "reason": t["reason"]} for t in _failed(result, check)]
+    """Tasks that failed for this check, with the reason without the check's name."""
+    return [{"task": t["id"], "reason": t["reason"].removeprefix(f"{check}: ")} for t in _failed(result, check)]
 
 
 def _verdict(name: str, findings: list[dict], describe, passed_detail: str) -> CheckResult:
