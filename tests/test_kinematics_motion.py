@@ -155,6 +155,16 @@ def test_circ_refuses_three_points_on_a_line(arm):
         circ(arm, q0, SE3.Trans(0.6, 0.2, 0.7) * SE3.Rx(np.pi), SE3.Trans(0.6, 0.2, 0.6) * SE3.Rx(np.pi), 0.2, DT)
 
 
+def test_circ_refuses_a_goal_or_via_at_its_start_whose_circle_noise_would_choose(arm):
+    """A circle through a point given twice is set by micrometres of measuring noise: refused, not swept."""
+    q0 = _start(arm)
+    start = arm.fk(q0)
+    with pytest.raises(PlanningError, match="the goal is where the move starts"):
+        circ(arm, q0, SE3.Trans(0.6, 0.0, 0.9) * SE3.Rx(np.pi), start, 0.2, DT)
+    with pytest.raises(PlanningError, match="the via point is where the move starts"):
+        circ(arm, q0, start, SE3.Trans(0.6, 0.0, 0.9) * SE3.Rx(np.pi), 0.2, DT)
+
+
 def test_lin_too_fast_for_the_joints_slows_down_or_fails_when_the_speed_is_the_process(arm):
     q0 = _start(arm)
     T1 = SE3.Trans(0.6, -0.4, 0.8) * SE3.Rx(np.pi)  # 600 mm at 3 m/s: more than the joints can do

@@ -57,8 +57,11 @@ def circ(arm: Arm, q0: np.ndarray, T_via: SE3, T_goal: SE3, speed: float, dt: fl
     p0, p1, p2 = A0[:3, 3], SE3(T_via).t, A1[:3, 3]
     try:
         centre, radius, u, v, sweep = circle(p0, p1, p2)
-    except ValueError:
-        raise PlanningError("CIRC needs three points not on one line: the via point lies on the line from start to goal; use LIN") from None
+    except ValueError as exc:
+        why = {"the middle point is the first": "the via point is where the move starts",
+               "the last point is the first": "the goal is where the move starts (a full circle is two CIRC moves)",
+               "the last point is the middle one": "the goal is the via point"}.get(str(exc), "the via point lies on the line from start to goal; use LIN")
+        raise PlanningError(f"CIRC needs three distinct points not on one line: {why}", check="reach") from None
 
     def positions(s: np.ndarray) -> np.ndarray:
         a = s * sweep

@@ -24,7 +24,7 @@ class Beads:
         self.probe = pb.createMultiBody(0, shape, unseen, [0, 0, -10], physicsClientId=c)  # touches nothing, is only measured
         pb.setCollisionFilterGroupMask(self.probe, -1, 0, 0, physicsClientId=c)
         self._tip: dict[str, np.ndarray] = {}  # robot -> its wire tip at the last step its arc burned
-        self._bridged: dict[tuple[str, str], float] = {}  # part pair -> m of bead laid across both
+        self._bridged: dict[str, dict[tuple[str, str], float]] = {}  # robot -> body pair -> m of its bead across both
         self.joined: dict[tuple[str, str], int] = {}  # part pair -> the constraint that holds them together
 
     def burn(self, robot: str) -> None:
@@ -40,9 +40,11 @@ class Beads:
             for b in wet[i + 1:]:
                 if w.kinds[a] == w.kinds[b] == "fixture":
                     continue  # two fixed bodies: a bead across them moves nothing
-                self._bridged[(a, b)] = self._bridged.get((a, b), 0.0) + grown
-                if (a, b) not in self.joined and self._bridged[(a, b)] >= JOIN_LENGTH:
-                    self.joined[(a, b)] = w.fuse(a, b, JOIN_STRENGTH)
+                bead = self._bridged.setdefault(robot, {})  # this bead's length across each pair
+                bead[(a, b)] = bead.get((a, b), 0.0) + grown
+                if bead[(a, b)] - grown < JOIN_LENGTH <= bead[(a, b)]:  # every bead that bridges a pair joins it
+                    if (a, b) not in self.joined:
+                        self.joined[(a, b)] = w.fuse(a, b, JOIN_STRENGTH)
                     w.trace.joins.append((w.t, robot, a, b))
 
     def _wets(self, tip: np.ndarray, name: str) -> bool:
@@ -61,3 +63,4 @@ class Beads:
     def out(self, robot: str) -> None:
         """The arc went out: the next bead starts afresh."""
         self._tip.pop(robot, None)
+        self._bridged.pop(robot, None)

@@ -29,6 +29,7 @@ ENGAGE_LATERAL = 0.003  # m ... and this close to the bolt's axis
 COLOUR = (0.55, 0.55, 0.6, 1.0)
 PROBE = 0.005  # m either side of a hole's entry in which its owner's surface must lie
 SHANK_STEP = 0.0005  # m between the points of the shank looked at for the body its thread goes into
+THROUGH_MAX = 0.1  # m of its own part a bolt may pass through before its thread reaches what it clamps to
 CLAMP_STRENGTH = 1e5  # N (and N m) a tightened bolted joint holds: far beyond what the cell's arms can load it with
 
 
@@ -106,16 +107,24 @@ class Bolts:
                 self.bolts[name] = Bolt(name, owner, T_owner_bolt, body)
 
     def clamp(self, bolt: Bolt, robot: str) -> None:
-        """A bolt tightened past snug fixes its owner to the first body its shank goes into beyond the owner (a
-        tapped fixture, a weld nut on the part below): a plate bolted down no longer comes away with a gripper."""
+        """A bolt tightened past snug fixes its owner to the first body its shank goes into within SHANK_LENGTH of
+        leaving the owner (a tapped fixture, a weld nut on the part below): a plate bolted down no longer comes away
+        with a gripper."""
         if bolt.crossed or bolt.clamped_to is not None or bolt.turned < SEAT_TURN + SNUG_TURN:
             return
         w, c = self.world, self.world.client
         T = self.pose(bolt.name)
         skip = {w.ids[bolt.owner], *(b.body for b in self.bolts.values())}
-        for depth in np.arange(SHANK_STEP, SHANK_LENGTH + 1e-9, SHANK_STEP):
+        owner, out_at = w.ids[bolt.owner], None  # out_at: the depth at which the shank leaves its owner
+        for depth in np.arange(SHANK_STEP, THROUGH_MAX + SHANK_LENGTH, SHANK_STEP):
             p = T[:3, 3] + depth * T[:3, 2]
             pb.resetBasePositionAndOrientation(self.probe, list(p), [0, 0, 0, 1], physicsClientId=c)
+            if out_at is None:
+                if depth < THROUGH_MAX and pb.getClosestPoints(self.probe, owner, 0.0, physicsClientId=c):
+                    continue  # still in the owner: a bolt is as long as the joint is thick, plus its thread
+                out_at = depth
+            if depth > out_at + SHANK_LENGTH:
+                return
             near = pb.getOverlappingObjects(list(p - 1e-4), list(p + 1e-4), physicsClientId=c) or ()
             for body in sorted({b for b, _ in near} - skip):
                 name = w._names.get(body)

@@ -7,8 +7,11 @@ import numpy as np
 from cellctl.twin.trace import SimResult
 from cellctl.validate.clearance import check_clearance
 from cellctl.validate.collision import check_collision
+from cellctl.validate.holding import body as _body
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
+
+START_CONTACTS = 0.05  # s: what a part touches as the run starts (the first steps settle the cell's layout)
 
 JOINT_LIMIT_TOL = 1e-3  # rad
 VELOCITY_TOL = 1.05  # simulated speed may exceed the limit by 5 % (servo overshoot) before it counts
@@ -278,16 +281,27 @@ def check_placement(result: SimResult) -> CheckResult:
             since = trace.index_at(lets_go[-1]) if lets_go else None
             if judge(task, task.part, ".".join(task.place), when, i, lambda k, task=task: _placement_error(result, task, k), since):
                 break
+    handled = {t.part for t in handlers}
+    at_start = [c for c in trace.contacts if c.t <= START_CONTACTS]
     for part in result.program.cell.parts:
-        if not any(t.part == part for t in handlers):
-            first = np.array(trace.parts[part][0])
+        if part not in handled:
+            # a part the cell lays on a part that tasks carry (a loaded pallet) belongs where it was on its carrier
+            carrier = next((y for c in at_start for y in (_body(c.a), _body(c.b))
+                            if part in (_body(c.a), _body(c.b)) and y != part and y in handled), None)
 
-            def moved(k: int, part=part, first=first) -> tuple[float, float]:
-                now = np.array(trace.parts[part][k])
+            def frame(k: int, part=part, carrier=carrier) -> np.ndarray:
+                T = np.array(trace.parts[part][k])
+                return np.linalg.solve(np.array(trace.parts[carrier][k]), T) if carrier else T
+
+            first = frame(0)
+
+            def moved(k: int, first=first, frame=frame) -> tuple[float, float]:
+                now = frame(k)
                 cosang = (np.trace(first[:3, :3].T @ now[:3, :3]) - 1) / 2
                 return float(np.linalg.norm(now[:3, 3] - first[:3, 3])), float(np.arccos(np.clip(cosang, -1, 1)))
 
-            judge(None, part, "where the cell put it", "at the end of the run, though no task handles it", len(trace.t) - 1, moved, 0)
+            judge(None, part, f"where the cell put it on {carrier}" if carrier else "where the cell put it",
+                  "at the end of the run, though no task handles it", len(trace.t) - 1, moved, 0)
     findings += [f for f in _task_failures(result, "placement") if not any(g["task"] == f["task"] for g in findings)]
     if findings:
         # tasks that were cut short or never ran (consequences of another failure) after those that ran

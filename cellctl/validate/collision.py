@@ -56,11 +56,19 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
         if kinds.get(part) != "part":
             return None
         return next((h for h in holdings if h.t0 - 1e-9 <= t <= h.t1 + 1e-9 and part in h.touched and h.part != part
-                     and held_by(part, t) is None and _riding(trace, part, h, t)), None)
+                     and held_by(part, t) is None and _moved(trace, part, h.i0, t) > LIFT_CLEAR
+                     and _riding(trace, part, h, t)), None)  # it rides once it has come up with the carrier: not what is under it
 
     def carried(part: str, t: float) -> bool:
         """Held, or riding on a held part."""
         return held_by(part, t) is not None or ridden(part, t) is not None
+
+    holes_of = {t.id: [f"{o}.{h}" for o, h in t.holes] for t in program.tasks if t.holes}
+
+    def working_bolt(robot: str, task: str, t: float) -> str | None:
+        """The bolt a fasten task is turning at t (one hole after the other, each begun by an approach)."""
+        holes, k = holes_of.get(task, []), timeline.entered(robot, task, "approach", t) - 1
+        return holes[k] if 0 <= k < len(holes) else None
 
     def allowed(a: str, b: str, t: float, force: float = 0.0) -> bool:
         ba, bb = _body(a), _body(b)
@@ -76,8 +84,9 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
                 if h and h.robot == bx:
                     return True  # the part in the hand
                 task, machine, step = timeline.at(bx, t)
-                if task and by in task_parts.get(task, ()) and (machine, step) in TOOL_ON_PART:
-                    return True  # fingers closing on or letting go of the task's part, a socket on its bolt
+                if task and by in task_parts.get(task, ()) and (machine, step) in TOOL_ON_PART and \
+                        (ky != "bolt" or by == working_bolt(bx, task, t)):
+                    return True  # fingers closing on or letting go of the task's part, a socket on the bolt it turns
             if kx == "part" and ky != "robot":
                 h = held_by(bx, t)
                 rides = ridden(bx, t) if h is None else None

@@ -176,8 +176,9 @@ def _placed_on(result: SimResult, part: str, t: float) -> str | None:
     """The part that `part` was last placed on (a place onto another part's feature, released before t), or None."""
     release = {r["id"]: r["end_s"] for r in result.tasks}
     onto = [(release[t_.id], t_.place[0]) for t_ in result.program.tasks if t_.part == part and t_.place
-            and t_.place[0] in result.program.cell.parts and release.get(t_.id) is not None and release[t_.id] <= t]
-    return max(onto)[1] if onto else None
+            and release.get(t_.id) is not None and release[t_.id] <= t]
+    last = max(onto)[1] if onto else None  # the last place before t: a part moved on to a fixture rests there
+    return last if last in result.program.cell.parts else None
 
 
 def _runs_of(result: SimResult, task, runs: list[dict], features: list[tuple[str, str]], noun: str, done: str,
@@ -232,6 +233,8 @@ def _spot_welds(result: SimResult, findings: list[dict]) -> list[dict]:
                 problems.append(f"clamped with {weld['force_n']:.0f} N of the {task.spot_force:.0f} N programmed")
             if weld["welded"] and weld["dwell_s"] < task.dwell - trace.dt:
                 problems.append(f"weld current for {weld['dwell_s']:.2f} s of the {task.dwell:.2f} s programmed")
+            if weld.get("part") and weld["part"] != owner and owner in cell.parts:
+                problems.append(f"the electrodes clamped '{weld['part']}', not '{owner}': the spot is not on its part")
             if weld.get("edge_mm") is not None and weld["edge_mm"] < SPOT_EDGE_MIN * 1000:
                 problems.append(f"the sheet ends within {weld['edge_mm']:.0f} mm of the electrode axis (at least "
                                 f"{SPOT_EDGE_MIN * 1000:.0f} mm of sheet all round a spot): an edge weld")

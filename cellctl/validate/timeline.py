@@ -40,3 +40,8 @@ class Timeline:
             if (tk, m, s) == (task, machine, step):
                 return times[i], times[i + 1] if i + 1 < len(times) else float("inf")
         return None
+
+    def entered(self, robot: str, task: str, step: str, t: float) -> int:
+        """How many times the robot's task had entered `step` by time t (a fasten task enters `approach` once a hole)."""
+        times, states = self._t.get(robot, []), self._s.get(robot, [])
+        return sum(1 for tt, (tk, _, s) in zip(times, states) if tt <= t + 1e-9 and tk == task and s == step)
