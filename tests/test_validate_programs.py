@@ -53,7 +53,7 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
     ("joint_limits_wrist_wound.yaml", "joint_limits", "turn2", ["would wind joint 6 (wrist_3_joint) past its limit of -360 deg"]),
     ("interlocks_shared_space_lucky.yaml", "interlocks", None, ["handler in 'stage_spare' and welder in 'torch_check' can meet",
-                                                                 "no zone both hold covers the place and no 'after' orders the two"]),
+                                                                 "no zone both hold covers the place and no 'after' keeps them from being there at once"]),
 ])
 def test_faulty_program_fails_for_its_own_reason(program, check, task, words):
     report = validate_file(str(FAULTY / program))

@@ -91,7 +91,9 @@ def test_gui_shows_the_robots_and_the_overlays_on_a_virtual_screen(tmp_path):
     program = tmp_path / "wave.yaml"
     program.write_text(f"program: wave\ncell: {ROOT / 'sim' / 'pick_place_cell.yaml'}\ntasks:\n"
                        "  - {id: wave, robot: arm, move: {joints_deg: [40, -90, 70, -70, -90, 0]}}\n"
-                       "  - {id: back, robot: arm, move: home}\n")
+                       "  - {id: back, robot: arm, move: home}\n"  # twice: a loaded machine still gets its screenshots
+                       "  - {id: wave_again, robot: arm, move: {joints_deg: [40, -90, 70, -70, -90, 0]}}\n"
+                       "  - {id: back_again, robot: arm, move: home}\n")
     screen, display = _virtual_screen()
     try:
         env = {**os.environ, "DISPLAY": display}

@@ -179,6 +179,6 @@ def find_crossings(sweeps: dict[str, list[Phase]], before: dict[str, set[str]], 
         return f"{ph.robot} standing " + (f"after '{ph.starts[1]}'" if ph.starts[0] == "end" else "at its start")
 
     return [f"{doing(a)} and {doing(b)} can meet near ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) m: {how}, no zone both hold "
-            f"covers the place and no 'after' orders the two, so only timing keeps them apart"
+            f"covers the place and no 'after' keeps them from being there at once"
             + (f" (and {more[k]} more such meeting{'s' if more[k] > 1 else ''} of {k[0]} and {k[1]})" if k in more else "")
             for k, (_, a, b, p, how) in list(worst.items())[:SHOWN]]

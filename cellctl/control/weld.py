@@ -44,9 +44,15 @@ class Watch:
         return s
 
 
-def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, travel_angle: float) -> list[SE3]:
+SPIN_RESTARTS = 40  # IK restarts per pose when choosing the torch's turn
+SPINS = np.radians([0, 90, -90, 180, 45, -45, 135, -135])  # turns of the torch about its wire tried, in order
+
+
+def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, travel_angle: float,
+                 spin: float = 0.0) -> list[SE3]:
     """The torch's TCP pose at each seam point (world frame): z into the surface (-normal), leaning by the work
-    angle about the direction of travel and by the travel angle along it; x along the segment it starts."""
+    angle about the direction of travel and by the travel angle along it; x along the segment it starts, turned by
+    `spin` about the wire (which changes nothing in the weld, only where the torch's neck and the wrist sit)."""
     frames = []
     for i, p in enumerate(points):
         k = min(i, len(points) - 2)  # the segment a point starts (the last point: the one it ends)
@@ -54,7 +60,7 @@ def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, trav
         z = -normal - np.dot(-normal, x) * x
         z /= np.linalg.norm(z)
         R = np.column_stack([x, np.cross(z, x), z])
-        frames.append(SE3.Rt(R, p) * SE3.Rx(work_angle) * SE3.Ry(travel_angle))
+        frames.append(SE3.Rt(R, p) * SE3.Rx(work_angle) * SE3.Ry(travel_angle) * SE3.Rz(spin))
     return frames
 
 
@@ -73,6 +79,7 @@ class WeldMachine(TaskMachine):
         self.speed, self.work_angle, self.travel_angle = speed, work_angle, travel_angle
         self.approach, self.lin_speed, self.speed_scale = approach, lin_speed, speed_scale
         self._from = self.points  # the part of the seam still to weld (all of it until an e-stop)
+        self.spin: float | None = None  # the torch's turn about its wire, chosen at the first approach
         self._traverse = None
         super().__init__(task_id, ctx, on_event)
 
@@ -86,9 +93,22 @@ class WeldMachine(TaskMachine):
                    task.work_angle, task.travel_angle, task.approach, task.lin_speed, task.speed_scale, feature.arc is not None)
 
     def _frames(self) -> list[SE3]:
-        return torch_frames(self._from, self.normal, self.work_angle, self.travel_angle)
+        return torch_frames(self._from, self.normal, self.work_angle, self.travel_angle, self.spin or 0.0)
+
+    def _choose_spin(self) -> float:
+        """The first turn of the torch about its wire (SPINS) at which the arm reaches the approach and the seam's
+        start, middle and end; the first one when none does (the approach then says why)."""
+        q, arm = self.ctx.robot.state().q, self.ctx.arm
+        for spin in SPINS:
+            frames = torch_frames(self.points, self.normal, self.work_angle, self.travel_angle, spin)
+            poses = [frames[0] * SE3.Tz(-self.approach), frames[0], frames[len(frames) // 2], frames[-1]]
+            if all(arm.ik(T, q_seed=q, restarts=SPIN_RESTARTS, nearest=False).success for T in poses):
+                return float(spin)
+        return 0.0
 
     def _begin_approach(self):
+        if self.spin is None:
+            self.spin = self._choose_spin()
         start = self._frames()[0]
         return self.move_ptp_to_pose(start * SE3.Tz(-self.approach), f"approach to seam {self.seam}", self.speed_scale)
 
@@ -130,7 +150,7 @@ class WeldMachine(TaskMachine):
         return self.ctx.weld.arc_off()
 
     def _begin_retreat(self):
-        end = torch_frames(self.points, self.normal, self.work_angle, self.travel_angle)[-1]
+        end = torch_frames(self.points, self.normal, self.work_angle, self.travel_angle, self.spin or 0.0)[-1]
         return self.move_lin(end * SE3.Tz(-self.approach), self.lin_speed, f"retreat from seam {self.seam}")
 
     def resume_step(self):

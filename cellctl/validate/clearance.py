@@ -3,6 +3,7 @@ against the cell's margin; the closeness each task phase brings by its nature (a
 
 from __future__ import annotations
 
+import numpy as np
 
 from cellctl.model.program import Program
 from cellctl.twin.trace import Trace
@@ -10,6 +11,7 @@ from cellctl.validate.holding import body as _body, held_by, holdings, link as _
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
+WORK_RADIUS = 0.05  # m round a seam, hole or spot within which what touches its owner is worked with it
 # The steps in which a robot's tool works at its task's workpiece (and what that rests on): approaching, holding,
 # letting go, retreating from it; a weld torch from the touch to the retreat, a socket on its hole's owner.
 TOOL_AT_WORK = {("pick", s) for s in ("pregrasp", "close", "verify_grasp", "lift", "regrasp")} \
@@ -36,6 +38,12 @@ class _World:
         h = held_by(self.holds, part, t)
         return h.robot if h else None
 
+    def touching_near(self, owner: str, t: float, where: np.ndarray, radius: float) -> set[str]:
+        """The bodies touching `owner` at the step at or before t within `radius` of the point `where`."""
+        contacts = self._touching.get(self.trace.t[self.trace.index_at(t)], [])
+        return {_body(c.b) if _body(c.a) == owner else _body(c.a) for c in contacts if owner in (_body(c.a), _body(c.b))
+                and float(np.linalg.norm(np.subtract(c.where, where))) <= radius} - {owner}
+
     def resting_on(self, part: str, t: float) -> set[str]:
         """The bodies other than robots that part touched at the recorded step at or before t, and the fixtures
         those rest on in turn: work on a thin sheet is near the jig under it by nature. Other parts that merely
@@ -57,6 +65,13 @@ class _World:
         return out
 
 
+def _extent(program: Program, owner: str, name: str) -> float:
+    """How far a feature reaches from its frame: a seam's length; 0 for a hole or a spot."""
+    f = program.cell.parts[owner].features[name]
+    pts = getattr(f, "points", None)
+    return float(np.linalg.norm(np.asarray(pts) - np.asarray(pts)[0], axis=1).max()) if pts is not None and len(pts) else 0.0
+
+
 def _work(program: Program, world: _World, timeline: Timeline) -> dict[tuple[str, str], set[str]]:
     """(task, machine) -> the bodies its tool works at: the part it picks or places, the place's owner, a seam's or
     hole's owner, and what each of these rests on when the work starts or ends."""
@@ -69,12 +84,23 @@ def _work(program: Program, world: _World, timeline: Timeline) -> dict[tuple[str
                 t1 = timeline.step_times(task.robot, task.id, "place", "verify_place")
                 placed = world.resting_on(task.part, min(t1[1], world.trace.t[-1])) if t1 else set()
                 out[(task.id, "place")] = {task.part, task.place[0]} | placed
-        welded = [task.feature[0]] if task.kind == "weld" else []
-        for machine, owners in (("weld", welded), ("fasten", [o for o, _ in task.holes]), ("spot", [o for o, _ in task.spots])):
-            if owners:
+        welded = [task.feature] if task.kind == "weld" else []
+        for machine, features in (("weld", welded), ("fasten", task.holes), ("spot", task.spots)):
+            if features:
                 first = {"weld": "touch", "fasten": "align", "spot": "position"}[machine]
                 t0 = timeline.step_times(task.robot, task.id, machine, first)
-                out[(task.id, machine)] = set(owners) | {b for o in owners for b in (world.resting_on(o, t0[0]) if t0 else ())}
+                work = {o for o, _ in features}
+                for owner, name in features if t0 else ():
+                    if owner not in program.cell.parts:
+                        continue  # a fixture's own feature: what lies on the fixture is not the work
+                    work |= world.resting_on(owner, t0[0])
+                    # what touches the owner near the feature is worked with it (a bracket on the panel it is welded
+                    # to); other parts elsewhere on the same panel are not
+                    T = np.array(world.trace.parts[owner][world.trace.index_at(t0[0])]) @ \
+                        program.cell.parts[owner].features[name].T_owner_feature.A
+                    near = world.touching_near(owner, t0[0], T[:3, 3], WORK_RADIUS + _extent(program, owner, name))
+                    work = {b for b in work if world.trace.bodies.get(b) != "part" or b in near or b == owner}
+                out[(task.id, machine)] = work
     return out
 
 

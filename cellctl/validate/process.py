@@ -48,8 +48,8 @@ def check_interlocks(result: SimResult) -> CheckResult:
                              "task": None, "reason": f"{' and '.join(robots)} were inside zone '{zone}' together at "
                                                      f"t={t:.2f} s for {t_next - t:.2f} s"})
     # a crossing is a fault of every timing but perhaps not this one's: listed after what this run saw happen
-    findings = failures + findings + [{"task": None, "t_s": round(end, 4), "reason": f"found before anything moved: {c}; "
-                                       "declare a zone there or order the tasks"} for c in result.crossings]
+    findings = failures + findings + [{"task": None, "t_s": round(end, 4), "reason": f"{c} (the preflight's proof over every "
+                                       "timing); declare a zone there or order the tasks"} for c in result.crossings]
     if findings:
         return CheckResult("interlocks", False, "; ".join(f["reason"] for f in findings), findings[0].get("task"), findings)
     zones = result.program.cell.zones
@@ -158,7 +158,10 @@ def check_weld(result: SimResult) -> CheckResult:
             findings.append({**info, "reason": f"seam {owner}.{name}: the bead never reached '{base}', which '{owner}' was "
                                                f"placed on, so the weld joins nothing (is the seam on the joint?)"})
         if problems:
-            findings.append({**info, "reason": f"seam {owner}.{name}: " + "; ".join(problems)})
+            # dated where the wire tip first strayed, when it did: a knock during the traverse comes first
+            strayed = d > WELD_DEVIATION_M
+            when = round(trace.t[idx[int(np.argmax(strayed))]], 4) if strayed.any() else info["t_s"]
+            findings.append({**info, "t_s": when, "reason": f"seam {owner}.{name}: " + "; ".join(problems)})
     spots = _spot_welds(result, findings)
     if findings:
         return CheckResult("weld", False, "; ".join(f"task {f['task']}: {f['reason']}" for f in findings), findings[0]["task"], findings)
