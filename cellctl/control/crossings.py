@@ -100,7 +100,7 @@ def _surely_before(ends: tuple, starts: tuple, before: dict[str, set[str]]) -> b
     task orders anything (a robot's standing phase never ends after its last task; the first ones start at zero)."""
     if ends[0] == "never" or starts[0] == "zero":
         return False
-    return ends[1] == starts[1] or ends[1] in before.get(starts[1], set())
+    return ends[1] in before.get(starts[1], set())
 
 
 def _can_overlap(a: Phase, b: Phase, before: dict[str, set[str]]) -> bool:

@@ -67,9 +67,8 @@ class _World:
 
 def _extent(program: Program, owner: str, name: str) -> float:
     """How far a feature reaches from its frame: a seam's length; 0 for a hole or a spot."""
-    f = program.cell.parts[owner].features[name]
-    pts = getattr(f, "points", None)
-    return float(np.linalg.norm(np.asarray(pts) - np.asarray(pts)[0], axis=1).max()) if pts is not None and len(pts) else 0.0
+    pts = program.cell.parts[owner].features[name].points
+    return float(np.linalg.norm(pts - pts[0], axis=1).max()) if pts is not None else 0.0
 
 
 def _work(program: Program, world: _World, timeline: Timeline) -> dict[tuple[str, str], set[str]]:

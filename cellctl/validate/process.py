@@ -7,7 +7,7 @@ import numpy as np
 
 from cellctl.control.weld import torch_frames
 from cellctl.twin.trace import SimResult
-from cellctl.validate.checks import _failed
+from cellctl.validate.checks import _task_failures
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
@@ -20,11 +20,6 @@ SPOT_POSITION_TOL_M = 0.0015  # m the fixed electrode tip may be from the spot w
 SPOT_ANGLE_TOL = np.radians(5.0)  # rad between the electrode axis and the spot's axis
 SPOT_FORCE_TOL = 0.05  # fraction under the programmed clamp force
 SPOT_EDGE_MIN = 0.006  # m of sheet all round a spot's axis: a nugget nearer the edge is cut by it (edge weld, expulsion)
-
-
-def _task_failures(result: SimResult, check: str) -> list[dict]:
-    """Tasks that failed for this check, with the reason without the check's name."""
-    return [{"task": t["id"], "reason": t["reason"][len(check) + 2:]} for t in _failed(result, check)]
 
 
 def check_interlocks(result: SimResult) -> CheckResult:
