@@ -5,7 +5,6 @@ overlay legend in it, not a blank window."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -64,25 +63,24 @@ def test_reset_without_an_e_stop_is_refused_in_words():
 
 
 def _virtual_screen():
-    """Start Xvfb on a free display; (process, ':N'). Displays are tried at random from :200 up (the low ones may be
-    another session's, whose sockets this one cannot always see)."""
+    """Start Xvfb on a display it picks itself (-displayfd: it writes the number once it accepts connections, so no
+    other session's server can be mistaken for ours); it does not reset when a client leaves. (process, ':N')."""
     from PIL import ImageGrab
 
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt-get install xvfb; .ci/run installs it): the GUI test needs a virtual screen")
-    for number in random.Random().sample(range(200, 900), 6):
-        display = f":{number}"
-        proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(50):
-            time.sleep(0.1)
-            try:
-                if proc.poll() is None and ImageGrab.grab(xdisplay=display).size == (1280, 800):
-                    return proc, display
-            except OSError:
-                continue
-        proc.terminate()
-    pytest.fail("no virtual screen could be started")
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp",
+                             "-noreset"], pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()  # blocks until the server is ready, or returns empty when it exits
+    if not number.isdigit():
+        proc.kill()
+        pytest.fail(f"Xvfb did not start (exit code {proc.wait()})")
+    display = f":{number}"
+    assert ImageGrab.grab(xdisplay=display).size == (1280, 800)
+    return proc, display
 
 
 def test_gui_shows_the_robots_and_the_overlays_on_a_virtual_screen(tmp_path):
