@@ -28,6 +28,8 @@ def build_contexts(program: Program, world: World, clock, seed: int, scene: Plan
     streams = dict(zip(cell.robots, np.random.SeedSequence(seed).spawn(len(cell.robots))))
     book = PartBook({name: part.T_world_part for name, part in cell.parts.items()},
                     {name: part.urdf for name, part in cell.parts.items()})
+    if scene is not None:
+        book.on = scene.resting(book.poses)
     contexts = {}
     for name, robot in cell.robots.items():
         kind = robot.tool.kind if robot.tool else None

@@ -54,7 +54,7 @@ def test_bolt_runs_down_seats_then_resists():
     angle = np.degrees(tighten[-1, 0])
     from cellctl.twin.bolts import CLAMP_STIFFNESS, PREVAILING, SNUG_TORQUE, SNUG_TURN
 
-    # from snug (1.2 N m, bedding in) to 12 N m: the rest of the bedding-in, then the clamp
+    # from the threshold torque (1.2 N m, bedding in) to 12 N m: the rest of the bedding-in, then the clamp
     expected = SNUG_TURN * (1 - (1.2 - PREVAILING) / SNUG_TORQUE) + (12.0 - PREVAILING - SNUG_TORQUE) / CLAMP_STIFFNESS
     assert 5 <= angle <= 90 and angle == pytest.approx(np.degrees(expected), abs=5)
     rising = tighten[tighten[:, 0] > np.radians(3)]
@@ -62,6 +62,18 @@ def test_bolt_runs_down_seats_then_resists():
     holes = {f["hole"]: f for f in result.trace.fastenings if f["done"]}
     assert set(holes) == {"bracket.hole_a", "bracket.hole_b"}
     assert all(f["misalignment_deg"] < 1.0 and not f["cross_threaded"] for f in holes.values())
+    # the tool housing takes the tightening torque back, and the wrist's last joint (about the spindle) holds it
+    t_peak = max(result.trace.spindles["runner"], key=lambda s: s[2])[0]
+    wrist = np.array(result.trace.robots["runner"].tau)[result.trace.index_at(t_peak)]
+    assert abs(wrist[5]) == pytest.approx(12.2, abs=0.6) and abs(wrist[4]) < 0.5
+
+
+def test_a_nutrunner_without_a_reaction_arm_overloads_the_wrist():
+    """70 N m on a wrist rated 56 N m: the housing's reaction is more than the arm can hold."""
+    report = validate_file(str(FAULTY / "effort_nutrunner_reaction.yaml"))
+    effort = report.check("effort_limits")
+    assert report.failures[0].name == "effort_limits" and effort.task == "bolt_plate"
+    assert "runner wrist_3_joint held at its torque limit" in effort.detail and "(fasten.tighten)" in effort.detail
 
 
 def test_bolts_are_bodies_on_their_part():

@@ -264,3 +264,10 @@ def test_a_grasp_must_be_a_frame_not_a_seam(tmp_path):
     with pytest.raises(ProgramError) as err:
         load_program(three_robots_with(tmp_path, "pick: bracket, place: nest_fixture.nest}", "pick: bracket, grasp: boss_seam, place: nest_fixture.nest}"))
     assert "three.yaml:8" in str(err.value) and "grasps 'bracket' by 'boss_seam', a seam; a grasp is a frame feature" in str(err.value)
+
+
+def test_a_place_target_must_be_a_frame_not_a_seam(tmp_path):
+    with pytest.raises(ProgramError) as err:
+        load_program(three_robots_with(tmp_path, "pick: spare, place: table.buffer}", "pick: spare, place: bracket.boss_seam}"))
+    assert "places onto 'bracket.boss_seam', a seam; a place target is a frame feature" in str(err.value)
+    assert "frame features of 'bracket': grasp" in str(err.value) and "three.yaml:" in str(err.value)

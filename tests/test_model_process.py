@@ -35,6 +35,7 @@ fixtures:
     pose: {{xyz: [1, 0, 0]}}
     features:
       edge: {{kind: seam, points_mm: [[0, -500, 500], [0, 500, 500]]}}
+      spot: {{xyz: [0, 0.3, 0.5]}}
 parts:
   panel:
     urdf: {URDF}/parts/bracket.urdf
@@ -273,8 +274,8 @@ def test_bad_hole_in_a_block_list_names_its_line(tmp_path):
 
 
 def test_existing_tasks_still_load_in_a_process_cell(tmp_path):
-    prog = load_program(program(tmp_path, "  - {id: a, robot: handler, pick: panel, place: table.edge}\n  - {id: b, robot: welder, move: home}\n"))
-    assert [t.kind for t in prog.tasks] == ["pick_place", "move"] and prog.tasks[0].place == ("table", "edge")
+    prog = load_program(program(tmp_path, "  - {id: a, robot: handler, pick: panel, place: table.spot}\n  - {id: b, robot: welder, move: home}\n"))
+    assert [t.kind for t in prog.tasks] == ["pick_place", "move"] and prog.tasks[0].place == ("table", "spot")
 
 
 # ---------------------------------------------------------------- the tool URDFs

@@ -131,6 +131,8 @@ def test_a_gun_without_a_rated_force_is_refused(tmp_path):
 @pytest.mark.parametrize("task, words", [
     ("{id: a, robot: welder, spot: [panel.spot_1], force_n: 3500}",
      ["'force_n' of task 'a' is 3500 N, above the 3000 N that spot gun 'gun' is rated for", "clamp with at most 3000 N"]),
+    ("{id: a, robot: welder, spot: [panel.spot_1], force_n: 2.8}",
+     ["'force_n' of task 'a' is 2.8 N, under a tenth of the 3000 N", "2.8 kN is force_n: 2800"]),
     ("{id: a, robot: welder, spot: [panel.spot_1], force_n: 0}", ["'force_n' of task 'a' must be greater than 0"]),
     ("{id: a, robot: welder, spot: [panel.spot_1], dwell_s: -0.1}", ["'dwell_s' of task 'a' must be greater than 0"]),
     ("{id: a, robot: welder, spot: [panel.hole_1]}",

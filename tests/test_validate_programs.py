@@ -49,6 +49,13 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("spot_near_edge.yaml", "weld", "weld_flange", ["spot panel.spot_2: the sheet ends within 4 mm of the electrode axis"]),
     ("fasten_bolt_into_air.yaml", "fasten", "bolt_plate", ["hole base_plate.hole_a: the bolt reached", "goes into nothing"]),
     ("weld_joins_nothing.yaml", "weld", "weld_upper", ["the bead never reached 'panel', which 'bracket_upper' was placed on"]),
+    ("weld_table_seam_welds_down.yaml", "weld", "weld_end", ["seam table.end_seam: the bead ran onto table and welded 'bracket'"]),
+    ("weld_preloaded_joins_nothing.yaml", "weld", "weld_upper", ["the bead ran 3.7 mm from 'panel', which lies against "
+                                                                 "'bracket_upper', and joined nothing"]),
+    ("weld_seam_beside_joint.yaml", "weld", "weld_upper", ["the bead joined 'panel' to nothing, though 'bracket_upper' had "
+                                                           "been placed on it"]),
+    ("placement_picked_never_placed.yaml", "placement", "take_bracket", ["'bracket' is still in arm's gripper at the end of "
+                                                                          "the cycle"]),
     ("clearance_beside_neighbour.yaml", "clearance", "place_lower", ["bracket_lower passed 3.0 mm from bracket_upper"]),
     ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
     ("joint_limits_wrist_wound.yaml", "joint_limits", "turn2", ["would wind joint 6 (wrist_3_joint) past its limit of -360 deg"]),
@@ -197,8 +204,8 @@ def test_a_part_riding_on_a_carried_part_is_not_a_collision():
     assert report.passed, [(c.name, c.detail) for c in report.failures]
 
 
-def test_a_part_picked_again_and_held_passes():
-    report = validate_file(str(ROOT / "tests" / "good" / "load_then_present.yaml"))
+def test_a_part_placed_then_picked_again_and_moved_passes():
+    report = validate_file(str(ROOT / "tests" / "good" / "load_then_unload.yaml"))
     assert report.passed, [(c.name, c.detail) for c in report.failures]
 
 

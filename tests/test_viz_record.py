@@ -115,3 +115,11 @@ def test_gantt_gives_waits_for_several_zones_at_once_one_label():
 
     waits = [("hinge_lower_area", 13.40, 14.35), ("hinge_upper_area", 13.40, 14.35), ("hinge_upper_area", 30.0, 31.0)]
     assert _wait_labels(waits, 0.7) == [(13.40, ["hinge_lower_area", "hinge_upper_area"]), (30.0, ["hinge_upper_area"])]
+
+
+def test_a_spot_welding_cycle_records_with_its_spots_marked(tmp_path):
+    proc = cellctl("validate", ROOT / "tests" / "good" / "spot_weld.yaml", "--record", tmp_path / "spots.gif", "--fps", 2,
+                   "--size", "160x120", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    gif = Image.open(tmp_path / "spots.gif")
+    assert gif.n_frames > 5 and "Traceback" not in proc.stderr

@@ -23,6 +23,45 @@ class PartBook:
     poses: dict[str, SE3]
     urdfs: dict[str, Path] = field(default_factory=dict)
     carried: dict[str, str] = field(default_factory=dict)  # part -> the robot whose gripper holds it
+    on: dict[str, str] = field(default_factory=dict)  # part -> the part it rests on (laid so by the cell, or placed)
+
+    def copy(self) -> PartBook:
+        return PartBook(dict(self.poses), dict(self.urdfs), dict(self.carried), dict(self.on))
+
+    def riding(self, part: str) -> set[str]:
+        """The parts resting on `part`, and on those in turn: they go where it goes."""
+        out, todo = set(), [part]
+        while todo:
+            x = todo.pop()
+            for p, carrier in self.on.items():
+                if carrier == x and p not in out:
+                    out.add(p)
+                    todo.append(p)
+        return out
+
+    def taken(self, part: str) -> None:
+        """A gripper has the part: it no longer rests on anything."""
+        self.on.pop(part, None)
+
+    def placed(self, part: str, T_world_part: SE3, onto: str | None) -> None:
+        """The part was set down at T_world_part, on the part `onto` (None: on a fixture); what rides on it moved
+        with it."""
+        delta = T_world_part * self.poses[part].inv()
+        for p in sorted(self.riding(part)):
+            self.poses[p] = delta * self.poses[p]
+        self.poses[part] = T_world_part
+        if onto is None:
+            self.on.pop(part, None)
+        else:
+            self.on[part] = onto
+
+    def away_from(self, robot: str) -> set[str]:
+        """The parts a robot's planning leaves out: those in other robots' hands, and what rides on any carried part
+        (it goes with its carrier, so it is not where it was)."""
+        out = {p for p, r in self.carried.items() if r != robot}
+        for p in self.carried:
+            out |= self.riding(p)
+        return out
 
 
 class Scene(Protocol):
@@ -56,6 +95,7 @@ class RobotContext:
         """From now on the robot carries the part: in its zone model, its collision model and the part book."""
         self.held = (part, T_tcp_part)
         self.parts.carried[part] = self.name
+        self.parts.taken(part)
         if self.occupancy is not None and part in self.parts.urdfs:
             self.occupancy.hold_part(self.parts.urdfs[part], T_tcp_part)
 
@@ -69,8 +109,8 @@ class RobotContext:
     def collision(self, q: np.ndarray, margin: float) -> str | None:
         """What this robot at q would come closer than `margin` (m) to in the cell (other robots aside: zones
         keep them apart), or None."""
-        carried = {p for p, r in self.parts.carried.items() if r != self.name}
-        return self.scene.collision(self.name, q, self.parts.poses, self.held, carried, margin) if self.scene else None
+        return self.scene.collision(self.name, q, self.parts.poses, self.held, self.parts.away_from(self.name),
+                                    margin) if self.scene else None
 
     def stop_tools(self) -> None:
         """Stop every tool where it is (gripper jaws keep their hold; the arc goes off; the spindle stops; the spot

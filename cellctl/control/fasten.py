@@ -13,7 +13,7 @@ from cellctl.model.cell import BOLT_HEAD
 
 ALIGN_TOL = np.radians(1.0)  # rad between the tool axis and the hole axis before the socket may engage
 ALIGN_TOL_M = 0.001  # m of the TCP off the hole axis
-SNUG_FRACTION = 0.1  # run-down ends at this fraction of the target torque (the bolt head seats)
+SNUG_FRACTION = 0.1  # run-down ends at this fraction of the target torque (the threshold torque the angle counts from)
 ENGAGE_GAP = 0.0015  # m the socket mouth stops short of the bolt head's top (the socket's float takes it up)
 RUNDOWN_MAX = np.radians(3600.0)  # rad the spindle may turn running a bolt down before it is given up
 RUNDOWN_SPEED = 20.0  # rad/s (about 190 rpm) to run a bolt down to snug

@@ -47,7 +47,7 @@ class PlanMemo:
     def _key(ctx: RobotContext, request: tuple) -> tuple:
         book = ctx.parts
         return (request, (ctx.held[0], ctx.held[1].A.tobytes()) if ctx.held else None,
-                tuple((name, T.A.tobytes()) for name, T in sorted(book.poses.items())), tuple(sorted(book.carried.items())),
+                tuple((name, T.A.tobytes()) for name, T in sorted(book.poses.items())), tuple(sorted(book.carried.items())), tuple(sorted(book.on.items())),
                 repr(ctx.rng.bit_generator.state))
 
     def plan(self, ctx: RobotContext, request: tuple, q_start: np.ndarray, planner: Callable[[], object]):
@@ -346,7 +346,7 @@ class TaskMachine:
         lim = ctx.arm.limits
         res = clear_path(q0, q1, ctx.collision, lim.lower, lim.upper, ctx.occupancy.levers(), ctx.rng,
                          probe=ctx.scene.probe(ctx.name, ctx.parts.poses, ctx.held,
-                                               {p for p, r in ctx.parts.carried.items() if r != ctx.name}))
+                                               ctx.parts.away_from(ctx.name)))
         if not res.success:
             return Failure("collision", f"{what}: the straight joint path collides and {res.reason}")
         return res.path

@@ -29,8 +29,10 @@ class PlaceMachine(TaskMachine):
     KIND = "place"
 
     def __init__(self, task_id, ctx, on_event, part: str, T_world_target: SE3, T_part_grasp: SE3, approach: float,
-                 lin_speed: float, speed_scale: float = 1.0, via: list | None = None, blend: bool = False):
+                 lin_speed: float, speed_scale: float = 1.0, via: list | None = None, blend: bool = False,
+                 onto: str | None = None):
         self.part, self.T_world_target, self.T_part_grasp = part, T_world_target, T_part_grasp
+        self.onto = onto  # the part whose feature the target is (None: a fixture's): the part rests on it
         self.via, self.blend = list(via or []), blend
         self.approach, self.lin_speed, self.speed_scale = approach, lin_speed, speed_scale
         super().__init__(task_id, ctx, on_event)
@@ -62,7 +64,7 @@ class PlaceMachine(TaskMachine):
     def _verify_place(self) -> Failure | None:
         if self.ctx.gripper.state().holding:
             return Failure("placement", f"the gripper still holds '{self.part}' after opening")
-        self.ctx.parts.poses[self.part] = self.T_world_target
+        self.ctx.parts.placed(self.part, self.T_world_target, self.onto)
         self.ctx.let_go()
         return None
 

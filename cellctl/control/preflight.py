@@ -13,7 +13,7 @@ import copy
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from cellctl.control.context import PartBook, RobotContext
+from cellctl.control.context import RobotContext
 from cellctl.control.crossings import SweepRecorder, find_crossings
 from cellctl.control.machine import Failure, plan_ahead
 from cellctl.drivers.ideal import IdealGripper, IdealNutrunner, IdealRobot, IdealSpotGun, IdealWeldSource, SteppedClock
@@ -62,7 +62,7 @@ def dry_run(program: Program, contexts: dict[str, RobotContext]) -> tuple[dict[s
     cell = program.cell
     some = next(iter(contexts.values()))
     clock = SteppedClock(some.robot.period)
-    book = PartBook(dict(some.parts.poses), dict(some.parts.urdfs))
+    book = some.parts.copy()
     dry, ops, sweeps = {}, {}, {}
     for name, ctx in contexts.items():
         plan_ahead(ctx)  # the real run takes the motions planned here, where nothing has changed

@@ -45,7 +45,8 @@ class TaskRun:
                 T_owner = cell.fixtures[owner].T_world_fixture if owner in cell.fixtures else ctx.parts.poses[owner]
                 owners = cell.fixtures if owner in cell.fixtures else cell.parts
                 target = T_owner * owners[owner].features[feature].T_owner_feature
-                return PlaceMachine(t.id, ctx, ev, t.part, target, grasp, t.approach, t.lin_speed, t.speed_scale, t.via, t.blend)
+                return PlaceMachine(t.id, ctx, ev, t.part, target, grasp, t.approach, t.lin_speed, t.speed_scale, t.via, t.blend,
+                                    None if owner in cell.fixtures else owner)
 
             stages.append(place)
         return stages

@@ -6,6 +6,7 @@ from __future__ import annotations
 from enum import Enum, auto
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 from spatialmath import SE3
 
 from cellctl.control.machine import Failure, TaskMachine, ZoneWait
@@ -46,13 +47,16 @@ class Watch:
 
 SPIN_RESTARTS = 40  # IK restarts per pose when choosing the torch's turn
 SPINS = np.radians([0, 90, -90, 180, 45, -45, 135, -135])  # turns of the torch about its wire tried, in order
+CORNER_BLEND = 0.005  # m either side of a seam's corner over which the torch turns from one leg's angles to the next's
 
 
 def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, travel_angle: float,
-                 spin: float = 0.0) -> list[SE3]:
+                 spin: float = 0.0, follow: bool = True) -> list[SE3]:
     """The torch's TCP pose at each seam point (world frame): z into the surface (-normal), leaning by the work
     angle about the direction of travel and by the travel angle along it; x along the segment it starts, turned by
-    `spin` about the wire (which changes nothing in the weld, only where the torch's neck and the wrist sit)."""
+    `spin` about the wire (which changes nothing in the weld, only where the torch's neck and the wrist sit).
+    Without `follow` only the first frame's x follows the seam; at each corner after it the torch turns no more
+    than its wire's direction changes (a polyline's corner, not a 90 deg swing of the neck)."""
     frames = []
     for i, p in enumerate(points):
         k = min(i, len(points) - 2)  # the segment a point starts (the last point: the one it ends)
@@ -61,7 +65,31 @@ def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, trav
         z /= np.linalg.norm(z)
         R = np.column_stack([x, np.cross(z, x), z])
         frames.append(SE3.Rt(R, p) * SE3.Rx(work_angle) * SE3.Ry(travel_angle) * SE3.Rz(spin))
+        if not follow and i > 0:
+            a, b = frames[i - 1].R[:, 2], frames[i].R[:, 2]
+            axis = np.cross(a, b)  # the least rotation taking a to b: about a x b
+            turn = Rotation.from_rotvec(axis / max(np.linalg.norm(axis), 1e-12) * np.arctan2(np.linalg.norm(axis), a @ b))
+            frames[i] = SE3.Rt(turn.as_matrix() @ frames[i - 1].R, p)
     return frames
+
+
+def traverse_goals(frames: list[SE3]) -> list[SE3]:
+    """The LIN goals that weld a polyline seam from frames[0]: each leg at its own angles, the torch turning to the
+    next leg's over CORNER_BLEND either side of a corner (at most a third of either leg), so the wire tip keeps
+    its travel speed round the corner instead of standing while the torch turns."""
+    goals = []
+    for k in range(1, len(frames)):
+        a, b = frames[k - 1], frames[k]
+        corner = k < len(frames) - 1 and not np.allclose(a.R, b.R)
+        if not corner:
+            goals.append(SE3.Rt(a.R, b.t))
+            continue
+        nxt = frames[k + 1]
+        blend = min(CORNER_BLEND, np.linalg.norm(b.t - a.t) / 3, np.linalg.norm(nxt.t - b.t) / 3)
+        before = b.t - blend * (b.t - a.t) / np.linalg.norm(b.t - a.t)
+        after = b.t + blend * (nxt.t - b.t) / np.linalg.norm(nxt.t - b.t)
+        goals += [SE3.Rt(a.R, before), SE3.Rt(a.interp(b, 0.5).R, b.t), SE3.Rt(b.R, after)]
+    return goals
 
 
 class WeldMachine(TaskMachine):
@@ -93,15 +121,16 @@ class WeldMachine(TaskMachine):
                    task.work_angle, task.travel_angle, task.approach, task.lin_speed, task.speed_scale, feature.arc is not None)
 
     def _frames(self) -> list[SE3]:
-        return torch_frames(self._from, self.normal, self.work_angle, self.travel_angle, self.spin or 0.0)
+        return torch_frames(self._from, self.normal, self.work_angle, self.travel_angle, self.spin or 0.0, self.arc)
 
     def _choose_spin(self) -> float:
-        """The first turn of the torch about its wire (SPINS) at which the arm reaches the approach and the seam's
-        start, middle and end; the first one when none does (the approach then says why)."""
+        """The first turn of the torch about its wire (SPINS) at which the arm reaches the approach, the seam's
+        start, middle and end, and the retreat; the first one when none does (the approach then says why)."""
         q, arm = self.ctx.robot.state().q, self.ctx.arm
         for spin in SPINS:
-            frames = torch_frames(self.points, self.normal, self.work_angle, self.travel_angle, spin)
-            poses = [frames[0] * SE3.Tz(-self.approach), frames[0], frames[len(frames) // 2], frames[-1]]
+            frames = torch_frames(self.points, self.normal, self.work_angle, self.travel_angle, spin, self.arc)
+            poses = [frames[0] * SE3.Tz(-self.approach), frames[0], frames[len(frames) // 2], frames[-1],
+                     frames[-1] * SE3.Tz(-self.approach)]
             if all(arm.ik(T, q_seed=q, restarts=SPIN_RESTARTS, nearest=False).success for T in poses):
                 return float(spin)
         return 0.0
@@ -123,7 +152,7 @@ class WeldMachine(TaskMachine):
                 legs.append(circ(self.ctx.arm, q_end, frames[len(frames) // 2], frames[-1], self.speed, self.ctx.robot.period,
                                  self.ctx.rng, slowdown=False))
             else:
-                for T in frames[1:]:
+                for T in traverse_goals(frames):
                     legs.append(lin(self.ctx.arm, q_end, T, self.speed, self.ctx.robot.period, self.ctx.rng, slowdown=False))
                     q_end = legs[-1].end
         except PlanningError as exc:
@@ -150,7 +179,7 @@ class WeldMachine(TaskMachine):
         return self.ctx.weld.arc_off()
 
     def _begin_retreat(self):
-        end = torch_frames(self.points, self.normal, self.work_angle, self.travel_angle, self.spin or 0.0)[-1]
+        end = torch_frames(self.points, self.normal, self.work_angle, self.travel_angle, self.spin or 0.0, self.arc)[-1]
         return self.move_lin(end * SE3.Tz(-self.approach), self.lin_speed, f"retreat from seam {self.seam}")
 
     def resume_step(self):

@@ -150,7 +150,7 @@ class SimNutrunner:
         else:
             resist = 0.0
         self._drive_torque = drive
-        self.world.command_spindle(self.name, drive - resist)
+        self.world.command_spindle(self.name, drive - resist, resist)
         self._last = (angle, speed)
 
     def _watch(self, t: float) -> None:

@@ -31,7 +31,7 @@ class Task:
     the seam's direction of travel (x, right-hand rule), then by `travel_angle` about the resulting y, so a
     positive travel angle points the wire ahead (push) and a negative one behind (drag). A fasten runs the
     robot's nutrunner on each of `holes` in turn, to `torque`, the nut turning through between
-    `angle_window[0]` and `angle_window[1]` rad from first contact (snug) to the final torque. A spot task runs the
+    `angle_window[0]` and `angle_window[1]` rad from the threshold torque (10 % of the target, where run-down ends) to the final torque. A spot task runs the
     robot's spot gun on each of `spots` in turn: it clamps the sheets with `spot_force` N and lets the weld current
     flow for `dwell` s."""
 
@@ -56,7 +56,7 @@ class Task:
     travel_angle: float = 0.0  # rad, torch tilt along the seam: > 0 push, < 0 drag
     holes: list[tuple[str, str]] = field(default_factory=list)  # fasten: (fixture or part, hole), in order
     torque: float | None = None  # N m, final tightening torque
-    angle_window: tuple[float, float] = (0.0, 4 * np.pi)  # rad, turn from snug to final torque: (min, max)
+    angle_window: tuple[float, float] = (0.0, 4 * np.pi)  # rad, turn from the threshold torque to the final torque: (min, max)
     spots: list[tuple[str, str]] = field(default_factory=list)  # spot: (fixture or part, spot), in order
     dwell: float = 0.3  # s of weld current at each spot
     spot_force: float | None = None  # N the electrodes clamp with (default: the gun's rated force)
@@ -89,6 +89,7 @@ def _known(names, what: str) -> str:
 
 
 MOTIONS = ("ptp", "lin", "circ")
+MIN_SPOT_FORCE_SHARE = 0.1  # of the gun's rating: a clamp force below it is a unit slip (kN typed as N), not a spot weld
 
 
 def _targets(entry: YDict, key: str, cell: Cell, robot: str, what: str) -> list[MoveTarget]:
@@ -143,7 +144,15 @@ def _feature_ref(value, cell: Cell, what: str, key: str, like: str, error) -> tu
 
 
 def _place_target(entry: YDict, cell: Cell, what: str) -> tuple[str, str]:
-    return _feature_ref(entry["place"], cell, what, "place", "nest_fixture.nest", lambda m: entry.error("place", m))
+    """The feature a part is set down on: a frame (where the part's frame goes), not a seam, hole or spot."""
+    owner, feature = _feature_ref(entry["place"], cell, what, "place", "nest_fixture.nest", lambda m: entry.error("place", m))
+    owners = {**cell.fixtures, **cell.parts}
+    kind = owners[owner].features[feature].kind
+    if kind != "frame":
+        frames = [n for n, f in owners[owner].features.items() if f.kind == "frame"]
+        raise entry.error("place", f"{what} places onto '{owner}.{feature}', a {kind}; a place target is a frame feature (where "
+                                   f"the part's frame goes); {_known(frames, 'frame features of ' + repr(owner))}")
+    return owner, feature
 
 
 def _of_kind(cell: Cell, kind: str) -> list[str]:
@@ -214,8 +223,8 @@ def _fasten(entry: YDict, cell: Cell, task: Task, what: str) -> None:
     if "angle_window_deg" in entry:
         lo, hi = fields.vector(entry, "angle_window_deg", what, 2)
         if not 0 <= lo < hi:
-            raise entry.error("angle_window_deg", f"'angle_window_deg' of {what} is [min, max] of the turn from snug to final "
-                                                  f"torque, with 0 <= min < max, like [20, 720]; got [{lo:g}, {hi:g}]")
+            raise entry.error("angle_window_deg", f"'angle_window_deg' of {what} is [min, max] of the turn from the threshold "
+                                                  f"torque (10 % of the target) to the final torque, with 0 <= min < max, like [20, 720]; got [{lo:g}, {hi:g}]")
         task.angle_window = (float(np.radians(lo)), float(np.radians(hi)))
 
 
@@ -233,6 +242,10 @@ def _spot(entry: YDict, cell: Cell, task: Task, what: str) -> None:
         if task.spot_force > gun.max_force:
             raise entry.error("force_n", f"'force_n' of {what} is {task.spot_force:g} N, above the {gun.max_force:g} N that spot gun "
                                          f"'{gun.name}' is rated for; clamp with at most {gun.max_force:g} N (or use a stronger gun)")
+        if task.spot_force < MIN_SPOT_FORCE_SHARE * gun.max_force:
+            raise entry.error("force_n", f"'force_n' of {what} is {task.spot_force:g} N, under a tenth of the {gun.max_force:g} N "
+                                         f"spot gun '{gun.name}' is rated for: a spot weld needs kilonewtons of clamp (is it kN? "
+                                         f"{task.spot_force:g} kN is force_n: {task.spot_force * 1000:g})")
 
 
 def _task(entry: YDict, cell: Cell, index: int) -> Task:

@@ -10,6 +10,7 @@ from cellctl.twin._pybullet import pb
 
 BEAD_RADIUS = 0.003  # m: how far round the wire tip the weld pool wets the work
 JOIN_LENGTH = 0.005  # m of bead laid across two parts that joins them (a tack weld's length)
+BEAD_NEAR = 0.008  # m: a part this close to the wire tip that the pool does not wet is recorded (a bead beside a joint)
 JOIN_STRENGTH = 1e5  # N (and N m) a weld joint holds: far beyond anything the cell's arms can load it with
 
 
@@ -36,6 +37,10 @@ class Beads:
         self._tip[robot] = tip
         pb.resetBasePositionAndOrientation(self.probe, list(tip), [0, 0, 0, 1], physicsClientId=c)
         wet = sorted(n for n, k in w.kinds.items() if k in ("part", "fixture") and self._wets(tip, n))
+        for n in sorted(n for n, k in w.kinds.items() if k == "part" and n not in wet):
+            pts = pb.getClosestPoints(self.probe, w.ids[n], BEAD_NEAR - BEAD_RADIUS, physicsClientId=c)
+            if pts:
+                w.trace.bead_gaps.append((w.t, robot, n, BEAD_RADIUS + max(0.0, min(p[8] for p in pts))))
         for i, a in enumerate(wet):
             for b in wet[i + 1:]:
                 if w.kinds[a] == w.kinds[b] == "fixture":

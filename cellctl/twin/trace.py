@@ -76,6 +76,7 @@ class Trace:
     zone_changes: list = field(default_factory=list)  # (t, zone, robots inside): whenever who is inside changes
     arcs: list = field(default_factory=list)  # (t, robot, established): whenever a robot's arc starts or stops
     joins: list = field(default_factory=list)  # (t, robot, a, b): a weld bead joined two bodies (twin.beads)
+    bead_gaps: list = field(default_factory=list)  # (t, robot, part, m): a part near a burning arc that it did not wet
     bolted: list = field(default_factory=list)  # (t, robot, hole, owner, body): a tightened bolt fixed its owner to body
     fastenings: list = field(default_factory=list)  # dicts: robot, t_s, torque_nm, angle_deg, hole (at each run's end)
     spots: list = field(default_factory=list)  # dicts: robot, t_s, spot, force_n, dwell_s, welded, ... (at each weld's end)

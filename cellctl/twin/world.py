@@ -29,6 +29,7 @@ PART_FRICTION = 0.8
 PAD_RADIUS = 0.01  # m: the lever of a finger pad's friction against a held part turning in the jaws
 AREA_CONTACT = 1e-3  # m: a contact patch this long along the approach is a face on a face, and measures the grip
 TOUCH = 1e-4  # m: bodies closer than this touch (the same threshold for grasps and for collisions)
+REACTION_FRAME = pb.WORLD_FRAME  # applyExternalTorque on a link: the frame its torque is given in (tests/test_fasten_physics)
 SPINDLE_INERTIA = 0.02  # kg m^2: a geared nutrunner drive's rotor as the spindle sees it
 ROBOT_SPEED_MAX = 15.0  # m/s no point of a robot or its held part moves faster (arms reach a few m/s at most)
 LAYOUT_TOL = 3e-3  # m: bodies laid out overlapping by more than this are a fault of the cell (two touching cylinders read 2 mm: a margin each)
@@ -56,6 +57,8 @@ class SimRobot:
     tool_links: list[int] = field(default_factory=list)
     spindle: int | None = None  # a nutrunner's spindle joint
     spindle_torque: float = 0.0  # N m on the spindle joint this step (its drive's torque less the bolt's resistance)
+    spindle_parent: int = -1  # the link the spindle turns in (the tool housing)
+    spindle_reaction: float = 0.0  # N m the bolt's resistance puts back on the tool housing through the spindle
     spindle_effort: float = 0.0  # N m the spindle motor can give
     T_flange_tcp: np.ndarray = field(default_factory=lambda: np.eye(4))
     self_ignored: set = field(default_factory=set)  # (link a, link b), a < b: pairs that never collide with each other
@@ -165,9 +168,12 @@ class World:
             out[zone] = tuple(name for name in self.robots if name in inside)
         return out
 
-    def command_spindle(self, robot: str, torque: float) -> None:
-        """Net torque (N m) on the spindle joint for the next step; the joint's motion is simulated from it."""
-        self.robots[robot].spindle_torque = float(torque)
+    def command_spindle(self, robot: str, torque: float, resisted: float = 0.0) -> None:
+        """Net torque (N m) on the spindle joint for the next step; the joint's motion is simulated from it.
+        `resisted`: the part of the drive's torque the bolt takes, which the tool housing (and so the arm's wrist)
+        must hold as a reaction, as it does on a nutrunner without a reaction arm."""
+        r = self.robots[robot]
+        r.spindle_torque, r.spindle_reaction = float(torque), float(resisted)
 
     def spindle_state(self, robot: str) -> tuple[float, float]:
         """The spindle's angle (rad) and speed (rad/s)."""
@@ -244,7 +250,7 @@ class World:
             if parent == sim.flange and j != sim.flange:
                 sim.tool_links.append(j)
             if info[2] == pb.JOINT_REVOLUTE and j not in sim.joints and parent == sim.flange:
-                sim.spindle, sim.spindle_effort = j, float(info[10])
+                sim.spindle, sim.spindle_effort, sim.spindle_parent = j, float(info[10]), int(info[16])
                 pb.setJointMotorControl2(body, j, pb.VELOCITY_CONTROL, targetVelocity=0, force=0, physicsClientId=c)
                 # the drive's rotor inertia, reflected through the gearbox, dominates the socket's own
                 pb.changeDynamics(body, j, localInertiaDiagonal=[SPINDLE_INERTIA] * 3, physicsClientId=c)
@@ -347,6 +353,12 @@ class World:
             r.sent = (arm, fingers)
             if r.spindle is not None and r.spindle_torque:
                 pb.setJointMotorControl2(r.body, r.spindle, pb.TORQUE_CONTROL, force=r.spindle_torque, physicsClientId=c)
+            if r.spindle is not None and r.spindle_reaction:
+                # the joint's motor reacts only the net torque on the housing; the bolt's share comes back through the
+                # socket onto the housing too (applied about the spindle's axis: the TCP's z)
+                axis = self.tcp_matrix(r.name)[:3, 2]
+                pb.applyExternalTorque(r.body, r.spindle_parent, list(-r.spindle_reaction * axis), REACTION_FRAME,
+                                       physicsClientId=c)
 
     # ------------------------------------------------------------------ commands (used by the sim drivers)
     def command_joints(self, robot: str, q: np.ndarray, qd: np.ndarray, q_expected: np.ndarray | None = None) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 from cellctl.twin.trace import SimResult
 from cellctl.validate.clearance import check_clearance
 from cellctl.validate.collision import check_collision
-from cellctl.validate.holding import body as _body
+from cellctl.validate.holding import body as _body, holdings
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
@@ -240,7 +240,8 @@ def _within(dist: float, ang: float) -> bool:
 def check_placement(result: SimResult) -> CheckResult:
     """Each place is judged where the part was when its task ended, and again at the end of the run when no
     later task handled the part (so a part that slides out of its nest later is caught). Parts no task
-    handles must stay where the cell put them (a part knocked off the table is caught here)."""
+    handles must stay where the cell put them (a part knocked off the table is caught here); none may still be in a
+    gripper when the cycle ends."""
     trace = result.trace
     records = {t["id"]: t for t in result.tasks}
     handlers = [t for t in result.program.tasks if t.part]
@@ -302,6 +303,14 @@ def check_placement(result: SimResult) -> CheckResult:
 
             judge(None, part, f"where the cell put it on {carrier}" if carrier else "where the cell put it",
                   "at the end of the run, though no task handles it", len(trace.t) - 1, moved, 0)
+    for h in holdings(trace):
+        if h.t1 > trace.t[-1]:  # still in the hand when the run ended
+            task = next((t for t in reversed(handlers) if t.part == h.part and t.robot == h.robot
+                         and records[t.id]["start_s"] is not None and records[t.id]["start_s"] <= h.t0 + 1e-9), None)
+            if task is not None and records[task.id]["status"] == "done":
+                findings.append({"task": task.id, "part": h.part, "t_s": round(trace.t[-1], 4),
+                                 "reason": f"'{h.part}' is still in {h.robot}'s gripper at the end of the cycle: the task "
+                                           f"picks it and no task puts it down, so the next cycle cannot start"})
     findings += [f for f in _task_failures(result, "placement") if not any(g["task"] == f["task"] for g in findings)]
     if findings:
         # tasks that were cut short or never ran (consequences of another failure) after those that ran

@@ -3,9 +3,11 @@ the wire tip went while the arc burned, what torque and turn each bolt got."""
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
-from cellctl.control.weld import torch_frames
+from cellctl.control.weld import CORNER_BLEND, torch_frames
 from cellctl.twin.trace import SimResult
 from cellctl.validate.checks import _task_failures
 from cellctl.validate.result import CheckResult
@@ -118,10 +120,7 @@ def check_weld(result: SimResult) -> CheckResult:
         coverage = min(1.0, covered / length)
         arc_time = sum(b - a for a, b in mine)
         speed = covered / arc_time if arc_time > 0 else 0.0
-        ideal = torch_frames(pts, normal, task.work_angle, task.travel_angle)
-        seg = np.minimum(np.searchsorted(np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1)), s), len(pts) - 2)
-        z_ideal = np.array([ideal[k].A[:3, 2] for k in seg])
-        angle = float(np.max(np.arccos(np.clip(np.einsum("ni,ni->n", tcp[:, :3, 2], z_ideal), -1, 1))))
+        angle = _torch_angle_error(pts, normal, task, s, tcp[:, :3, 2])
         info = {"task": task.id, "seam": f"{owner}.{name}", "deviation_mm": round(float(d.max()) * 1000, 3),
                 "speed_mm_s": round(speed * 1000, 2), "coverage_pct": round(coverage * 100, 1),
                 "angle_error_deg": round(float(np.degrees(angle)), 2), "t_s": round(mine[0][0], 4),
@@ -140,18 +139,29 @@ def check_weld(result: SimResult) -> CheckResult:
             problems.append(f"torch angle off by up to {np.degrees(angle):.1f} deg")
         if coverage < WELD_COVERAGE:
             problems.append(f"only {coverage:.0%} of the seam welded")
-        welded_down = [(t, b if a == owner else a) for t, r, a, b in trace.joins if r == task.robot and owner in (a, b)
-                       and trace.bodies.get(b if a == owner else a) == "fixture" and mine[0][0] - 1e-9 <= t <= mine[-1][1] + 1e-9]
-        if welded_down and owner in cell.parts:
-            t_join, fixture = welded_down[0]
+        # a part and a fixture joined by this bead, whichever of them the seam was drawn on
+        welded_down = sorted((t, a, b) if trace.bodies.get(b) == "fixture" else (t, b, a) for t, r, a, b in trace.joins
+                             if r == task.robot and mine[0][0] - 1e-9 <= t <= mine[-1][1] + 1e-9
+                             and "fixture" in (trace.bodies.get(a), trace.bodies.get(b)))
+        if welded_down:
+            t_join, part, fixture = welded_down[0]
             findings.append({**info, "t_s": round(t_join, 4),
-                             "reason": f"seam {owner}.{name}: the bead ran onto {fixture} and welded '{owner}' to it at "
+                             "reason": f"seam {owner}.{name}: the bead ran onto {fixture} and welded '{part}' to it at "
                                        f"t={t_join:.2f} s: a part welded to the fixture cannot be unloaded (keep the seam "
                                        f"clear of the fixture)"})
         base = _placed_on(result, owner, mine[0][0])
+        beside = _bead_beside(trace, task.robot, owner, mine)
         if base is not None and base not in info["joined"] and not problems:
             findings.append({**info, "reason": f"seam {owner}.{name}: the bead never reached '{base}', which '{owner}' was "
                                                f"placed on, so the weld joins nothing (is the seam on the joint?)"})
+        elif _placed_onto(result, owner, mine[0][0]) and not info["joined"] and not problems:
+            findings.append({**info, "reason": f"seam {owner}.{name}: the bead joined '{owner}' to nothing, though "
+                                               f"{', '.join(repr(p) for p in _placed_onto(result, owner, mine[0][0]))} had been "
+                                               f"placed on it (is the seam on the joint?)"})
+        elif beside and not info["joined"] and not problems:
+            gap, other = beside
+            findings.append({**info, "reason": f"seam {owner}.{name}: the bead ran {gap * 1000:.1f} mm from '{other}', which "
+                                               f"lies against '{owner}', and joined nothing (is the seam on the joint?)"})
         if problems:
             # dated where the wire tip first strayed, when it did: a knock during the traverse comes first
             strayed = d > WELD_DEVIATION_M
@@ -168,6 +178,49 @@ def check_weld(result: SimResult) -> CheckResult:
                                                + [f"{s['spot']}: {s['force_n']:.0f} N for {s['dwell_s']:.2f} s, within "
                                                   f"{s['position_error_mm']:.2f} mm and {s['axis_angle_deg']:.1f} deg" for s in spots]),
                        None, seams + spots)
+
+
+def _torch_angle_error(pts: np.ndarray, normal: np.ndarray, task, s: np.ndarray, z: np.ndarray) -> float:
+    """The largest angle (rad) between the torch's wire and its ideal direction where the tip was (s: m along the
+    seam): the angles of the leg it was on; round a corner (CORNER_BLEND either side), anywhere on the torch's turn
+    from one leg's to the next's."""
+    ideal = torch_frames(pts, normal, task.work_angle, task.travel_angle)
+    legs = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    ends = np.cumsum(legs)
+    seg = np.minimum(np.searchsorted(ends, s), len(pts) - 2)
+    z_ideal = np.array([ideal[k].A[:3, 2] for k in seg])
+    error = np.arccos(np.clip(np.einsum("ni,ni->n", z, z_ideal), -1, 1))
+    for k in range(1, len(pts) - 1):  # the corner at point k, between leg k - 1 and leg k
+        blend = min(CORNER_BLEND, legs[k - 1] / 3, legs[k] / 3) + 1e-4
+        near = np.abs(s - ends[k - 1]) <= blend
+        if near.any():
+            a, b = ideal[k - 1].A[:3, 2], ideal[k].A[:3, 2]
+            turn = np.array([(1 - f) * a + f * b for f in np.linspace(0, 1, 21)])
+            turn /= np.linalg.norm(turn, axis=1)[:, None]
+            error[near] = np.arccos(np.clip(z[near] @ turn.T, -1, 1)).min(axis=1)
+    return float(error.max())
+
+
+def _placed_onto(result: SimResult, owner: str, t: float) -> list[str]:
+    """The parts whose last place before t set them on a feature of `owner`."""
+    return sorted(p for p in result.program.cell.parts if p != owner and _placed_on(result, p, t) == owner)
+
+
+def _bead_beside(trace, robot: str, owner: str, arcs: list[tuple[float, float]]) -> tuple[float, str] | None:
+    """The part nearest the burning arc (m, name) that touched the seam's owner when the arc struck but was not
+    wetted (twin.beads records parts within BEAD_NEAR of the wire tip); None when there was none."""
+    t0 = trace.t[trace.index_at(arcs[0][0])]
+    i = bisect.bisect_left([c.t for c in trace.contacts], t0)
+    touching = set()
+    while i < len(trace.contacts) and trace.contacts[i].t == t0:
+        c = trace.contacts[i]
+        a, b = c.a.split("/")[0], c.b.split("/")[0]
+        if owner in (a, b):
+            touching.add(b if a == owner else a)
+        i += 1
+    gaps = [(d, p) for t, r, p, d in trace.bead_gaps if r == robot and p in touching and p != owner
+            and any(a - 1e-9 <= t <= b + 1e-9 for a, b in arcs)]
+    return min(gaps) if gaps else None
 
 
 def _placed_on(result: SimResult, part: str, t: float) -> str | None:

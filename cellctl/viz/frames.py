@@ -80,9 +80,9 @@ class FrameRenderer:
         for points, colours in scene.seams.values():
             self._polyline(d, points, [rgb255(c) for c in colours], 5)
         for point, colour in scene.spots.values():
-            (x, y), ahead = self._px(point[None])
+            xy, ahead = self._px(point[None])
             if ahead[0]:
-                x, y = x[0], y[0]
+                x, y = xy[0]
                 d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=rgb255(colour), outline=(0, 0, 0, 255))
         flagged = []
         for flag in scene.flags:
