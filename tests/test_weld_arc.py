@@ -17,6 +17,17 @@ def test_arc_seam_is_welded_along_the_arc_at_speed():
     assert seam["deviation_mm"] < 0.2 and abs(seam["speed_mm_s"] - 8.0) < 0.8
 
 
+def test_a_short_arc_at_a_brisk_speed_is_welded_at_that_speed(tmp_path):
+    """42 mm of arc at 18 mm/s: the torch turns with the seam as fast as the speed asks, and the speed is read over
+    the seam's middle (not its start and crater)."""
+    program = tmp_path / "ring18.yaml"
+    program.write_text((ROOT / "tests" / "good" / "weld_arc.yaml").read_text().replace("cells/", f"{ROOT}/tests/good/cells/")
+                       .replace("speed_mm_s: 8", "speed_mm_s: 18"))
+    report = validate_file(str(program))
+    assert report.passed, [(c.name, c.detail) for c in report.failures]
+    assert report.check("weld").findings[0]["speed_mm_s"] == pytest.approx(18.0, abs=0.5)
+
+
 def test_arc_seam_samples_lie_on_its_circle():
     from cellctl.model.cell import load_cell
 
@@ -42,3 +53,19 @@ def test_bad_arcs_name_the_line_and_the_fix(tmp_path, arc, words):
     with pytest.raises(ProgramError, match=words) as exc:
         load_cell(bad)
     assert exc.value.line == text.splitlines().index(next(l for l in text.splitlines() if "ring:" in l)) + 1
+
+
+def test_a_traverse_slower_than_programmed_fails_on_the_travel_speed(monkeypatch):
+    """As if the robot's speed override stood at 60 %: the wire tip's simulated speed is what is judged."""
+    from cellctl.control.weld import WeldMachine
+
+    made = WeldMachine.for_task.__func__
+
+    def slow(cls, task, ctx, on_event, cell):
+        machine = made(cls, task, ctx, on_event, cell)
+        machine.speed *= 0.6
+        return machine
+
+    monkeypatch.setattr(WeldMachine, "for_task", classmethod(slow))
+    weld = validate_file(str(ROOT / "tests" / "good" / "weld_arc.yaml")).check("weld")
+    assert not weld.passed and "travel speed 4.8 mm/s, programmed 8.0 mm/s" in weld.detail

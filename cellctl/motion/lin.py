@@ -19,6 +19,7 @@ from cellctl.motion.trajectory import JointTrajectory
 
 ROT_SPEED = 1.0  # rad/s: the TCP's turning speed on a Cartesian move, beside its linear speed
 LIN_ACCEL = 1.0  # m/s^2 along the path
+PROCESS_ROT_ACCEL = 10.0  # rad/s^2 of TCP turning a process move may start and stop with (the joints' limits still hold)
 PATH_TOL = 1e-4  # m: the TCP stays this close to the ideal path at every commanded sample
 ANGLE_TOL = np.radians(0.05)  # rad: and its orientation this close to the ideal one
 KNOT_STEP = 0.01  # m between IK knots before refinement
@@ -86,8 +87,12 @@ def _cartesian(arm: Arm, q0: np.ndarray, A0: np.ndarray, A1: np.ndarray, positio
 
     knots, qs = _solve_knots(arm, q0, pose_at, length, turn, rng, what)
     spline = CubicSpline(knots, qs, bc_type="clamped" if len(knots) > 2 else "not-a-knot")
-    rate = min(speed / length if length > 1e-6 else np.inf, ROT_SPEED / turn if turn > 1e-6 else np.inf)  # ds/dt
-    accel = min(LIN_ACCEL / length if length > 1e-6 else np.inf, 2 * ROT_SPEED / turn if turn > 1e-6 else np.inf)
+    # ds/dt and its rate: the TCP's speed along the path, its turning held to ROT_SPEED; where the speed is the
+    # process (a weld), the turning follows the path as fast as the speed asks and only the joints' limits bound it
+    process = not slowdown and length > 1e-6
+    rate = min(speed / length if length > 1e-6 else np.inf, ROT_SPEED / turn if turn > 1e-6 and not process else np.inf)
+    accel = min(LIN_ACCEL / length if length > 1e-6 else np.inf,
+                (PROCESS_ROT_ACCEL if process else 2 * ROT_SPEED) / turn if turn > 1e-6 else np.inf)
     # the joints' speed limits along the path bound ds/dt: |dq_j/ds| * ds/dt <= v_j
     s_fine = np.linspace(0.0, 1.0, max(200, 4 * len(knots)))
     dq_ds = np.abs(spline(s_fine, 1))
