@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cellctl.twin.trace import SimResult
-from cellctl.validate.clearance import check_clearance, with_collisions
+from cellctl.validate.clearance import check_clearance
 from cellctl.validate.collision import check_collision
 from cellctl.validate.holding import body as _body, holdings
 from cellctl.validate.result import CheckResult
@@ -348,12 +348,10 @@ def check_cycle_time(result: SimResult) -> CheckResult:
 
 def run_checks(result: SimResult) -> list[CheckResult]:
     """All checks, in a stable order."""
-    collision = check_collision(result.program, result.trace, Timeline(result.events))
-    clearance = with_collisions(check_clearance(result.program, result.trace, Timeline(result.events)), collision,
-                                result.program.cell.clearance)
     checks = [check_completion(result), check_reach(result), check_joint_limits(result), check_velocity_limits(result),
-              check_tracking(result), collision, check_grasp(result), check_placement(result), check_effort_limits(result),
-              clearance]
+              check_tracking(result), check_collision(result.program, result.trace, Timeline(result.events)),
+              check_grasp(result), check_placement(result), check_effort_limits(result),
+              check_clearance(result.program, result.trace, Timeline(result.events))]
     from cellctl.validate.process import check_fasten, check_interlocks, check_weld
 
     kinds = {t.kind for t in result.program.tasks}

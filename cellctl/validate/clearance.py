@@ -170,20 +170,6 @@ def check_clearance(program: Program, trace: Trace, timeline: Timeline) -> Check
                                           f"{_describe(findings[0])})", None, findings[:5])
 
 
-def with_collisions(clearance: CheckResult, collision: CheckResult, margin: float) -> CheckResult:
-    """A touch is no clearance: contacts the collision check found, where the closeness alone was the task's nature
-    (a torch near its workpiece, which it must still never touch), fail clearance too, as touched (see collision)."""
-    if clearance.passed is False or collision.passed:
-        return clearance
-    touched = [{"a": f["a"], "b": f["b"], "clearance_mm": 0.0, "t_s": f["t_first_s"], "task": f["task"], "step": f["step"],
-                "touched": True} for f in collision.findings if f["task"] is not None]
-    if not touched:
-        return clearance
-    more = f"; and {len(touched) - 3} more pairs" if len(touched) > 3 else ""
-    return CheckResult("clearance", False, "; ".join(_describe(f) for f in touched[:3]) + more + f" (margin {margin * 1000:.0f} mm)",
-                       touched[0]["task"], touched)
-
-
 def _describe(f: dict) -> str:
     where = f" in task {f['task']} ({f['step']})" if f["task"] else ""
     if f["touched"]:
