@@ -56,6 +56,7 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
                                                            "been placed on it"]),
     ("placement_picked_never_placed.yaml", "placement", "take_bracket", ["'bracket' is still in arm's gripper at the end of "
                                                                           "the cycle"]),
+    ("collision_torch_tcp_radians.yaml", "collision", "weld_boss", ["welder/torch_neck hit nest_fixture", "(weld.touch)"]),
     ("clearance_beside_neighbour.yaml", "clearance", "place_lower", ["bracket_lower passed 3.0 mm from bracket_upper"]),
     ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
     ("joint_limits_wrist_wound.yaml", "joint_limits", "turn2", ["would wind joint 6 (wrist_3_joint) past its limit of -360 deg"]),

@@ -164,8 +164,9 @@ def check_clearance(program: Program, trace: Trace, timeline: Timeline) -> Check
         return CheckResult("clearance", True, "clearance was not measured")
     if not findings:
         return CheckResult("clearance", True, f"every robot, with its tool and held part, stayed more than "
-                                              f"{trace.clearance_cap * 1000:.0f} mm from what it must not touch "
-                                              f"(margin {margin * 1000:.0f} mm)")
+                                              f"{trace.clearance_cap * 1000:.0f} mm from everything but its work (the part it handles, "
+                                              f"what it welds or fastens and what that rests on, which collision "
+                                              f"judges) (margin {margin * 1000:.0f} mm)")
     return CheckResult("clearance", True, f"every robot kept at least {margin * 1000:.0f} mm from what it must not touch (closest: "
                                           f"{_describe(findings[0])})", None, findings[:5])
 
