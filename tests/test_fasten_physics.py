@@ -13,6 +13,7 @@ from conftest import FAULTY, ROOT, validate_file
     ("fasten_cross_thread.yaml", ["cross-threaded", "deg off the spindle", "bound after"]),
     ("fasten_missing_bolt.yaml", ["no bolt under the socket"]),
     ("fasten_hole_off_part.yaml", ["hole bracket.hole_a: it is not on 'bracket' in the twin", "nothing of it lies within 5 mm"]),
+    ("fasten_hole_at_edge.yaml", ["hole bracket.hole_a: the bolt's head (16 mm across) would overhang the edge of 'bracket'"]),
     ("fasten_hole_axis_skewed.yaml", ["hole base_plate.hole_a: the hole's axis is 10.0 deg off square to the face of 'base_plate'"]),
     ("fasten_angle_window.yaml", ["after 20 deg, the most it may turn", "the bolt did not tighten", "of 30.0 N m"]),
     ("bolt_torque_over_max.yaml", ["stalled at its maximum of 40.0 N m", "55.0 N m"]),

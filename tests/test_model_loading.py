@@ -249,7 +249,9 @@ def test_working_a_part_another_robot_moves_without_an_order_between_them_is_an_
     load_program(three_robots_with(tmp_path, "{id: unload, robot: handler, after: [weld_boss], ", "{id: unload, robot: handler, after: [welder_clear], "))
 
 
-@pytest.mark.parametrize("inertial", ["", '<inertial><mass value="0"/><inertia ixx="0" iyy="0" izz="0" ixy="0" ixz="0" iyz="0"/></inertial>'])
+@pytest.mark.parametrize("inertial", ["", '<inertial><mass value="0"/><inertia ixx="0" iyy="0" izz="0" ixy="0" ixz="0" iyz="0"/></inertial>',
+                                      '<inertial><mass value="nan"/><inertia ixx="1" iyy="1" izz="1" ixy="0" ixz="0" iyz="0"/></inertial>',
+                                      '<inertial><mass value="inf"/><inertia ixx="1" iyy="1" izz="1" ixy="0" ixz="0" iyz="0"/></inertial>'])
 def test_a_part_without_a_mass_is_refused_not_simulated_as_one_kilogram(tmp_path, inertial):
     urdf = tmp_path / "light.urdf"
     urdf.write_text(f'<robot name="light"><link name="body">{inertial}<collision><geometry><box size="0.1 0.1 0.1"/>'

@@ -48,15 +48,16 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("fasten_torque_below_rundown.yaml", "fasten", "bolt_plate", ["stands 6.0 mm proud of its seat", "clamps nothing"]),
     ("spot_near_edge.yaml", "weld", "weld_flange", ["spot panel.spot_2: the sheet ends within 4 mm of the electrode axis"]),
     ("fasten_bolt_into_air.yaml", "fasten", "bolt_plate", ["hole base_plate.hole_a: the bolt reached", "goes into nothing"]),
-    ("weld_joins_nothing.yaml", "weld", "weld_upper", ["the bead never reached 'panel', which 'bracket_upper' was placed on"]),
+    ("weld_joins_nothing.yaml", "weld", "weld_upper", ["the bead ran 3.9 mm from 'panel', which lies against 'bracket_upper', "
+                                                       "and joined nothing"]),
     ("weld_table_seam_welds_down.yaml", "weld", "weld_end", ["seam table.end_seam: the bead ran onto table and welded 'bracket'"]),
     ("weld_preloaded_joins_nothing.yaml", "weld", "weld_upper", ["the bead ran 3.7 mm from 'panel', which lies against "
                                                                  "'bracket_upper', and joined nothing"]),
-    ("weld_seam_beside_joint.yaml", "weld", "weld_upper", ["the bead joined 'panel' to nothing, though 'bracket_upper' had "
-                                                           "been placed on it"]),
     ("placement_picked_never_placed.yaml", "placement", "take_bracket", ["'bracket' is still in arm's gripper at the end of "
                                                                           "the cycle"]),
     ("collision_torch_tcp_radians.yaml", "collision", "weld_boss", ["welder/torch_neck hit nest_fixture", "(weld.touch)"]),
+    ("collision_socket_hits_boss.yaml", "collision", "bolt_plate", ["runner/socket hit bracket", "(fasten.engage)"]),
+    ("weld_seam_runs_off_part.yaml", "weld", "weld_upper", ["mm of the bead missed 'bracket_upper'", "the seam runs off its part"]),
     ("clearance_beside_neighbour.yaml", "clearance", "place_lower", ["bracket_lower passed 3.0 mm from bracket_upper"]),
     ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
     ("joint_limits_wrist_wound.yaml", "joint_limits", "turn2", ["would wind joint 6 (wrist_3_joint) past its limit of -360 deg"]),

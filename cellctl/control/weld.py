@@ -12,7 +12,7 @@ from spatialmath import SE3
 from cellctl.control.machine import Failure, TaskMachine, ZoneWait
 from cellctl.drivers.base import MotionStatus
 from cellctl.errors import PlanningError
-from cellctl.motion.lin import circ, lin
+from cellctl.motion.lin import circ, lin, polyline
 from cellctl.motion.trajectory import concat
 
 
@@ -71,25 +71,6 @@ def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, trav
             turn = Rotation.from_rotvec(axis / max(np.linalg.norm(axis), 1e-12) * np.arctan2(np.linalg.norm(axis), a @ b))
             frames[i] = SE3.Rt(turn.as_matrix() @ frames[i - 1].R, p)
     return frames
-
-
-def traverse_goals(frames: list[SE3]) -> list[SE3]:
-    """The LIN goals that weld a polyline seam from frames[0]: each leg at its own angles, the torch turning to the
-    next leg's over CORNER_BLEND either side of a corner (at most a third of either leg), so the wire tip keeps
-    its travel speed round the corner instead of standing while the torch turns."""
-    goals = []
-    for k in range(1, len(frames)):
-        a, b = frames[k - 1], frames[k]
-        corner = k < len(frames) - 1 and not np.allclose(a.R, b.R)
-        if not corner:
-            goals.append(SE3.Rt(a.R, b.t))
-            continue
-        nxt = frames[k + 1]
-        blend = min(CORNER_BLEND, np.linalg.norm(b.t - a.t) / 3, np.linalg.norm(nxt.t - b.t) / 3)
-        before = b.t - blend * (b.t - a.t) / np.linalg.norm(b.t - a.t)
-        after = b.t + blend * (nxt.t - b.t) / np.linalg.norm(nxt.t - b.t)
-        goals += [SE3.Rt(a.R, before), SE3.Rt(a.interp(b, 0.5).R, b.t), SE3.Rt(b.R, after)]
-    return goals
 
 
 class WeldMachine(TaskMachine):
@@ -151,10 +132,10 @@ class WeldMachine(TaskMachine):
             if self.arc and len(frames) > 2:
                 legs.append(circ(self.ctx.arm, q_end, frames[len(frames) // 2], frames[-1], self.speed, self.ctx.robot.period,
                                  self.ctx.rng, slowdown=False))
+            elif len(frames) > 2:
+                legs.append(polyline(self.ctx.arm, q_end, frames, self.speed, self.ctx.robot.period, self.ctx.rng, CORNER_BLEND))
             else:
-                for T in traverse_goals(frames):
-                    legs.append(lin(self.ctx.arm, q_end, T, self.speed, self.ctx.robot.period, self.ctx.rng, slowdown=False))
-                    q_end = legs[-1].end
+                legs.append(lin(self.ctx.arm, q_end, frames[1], self.speed, self.ctx.robot.period, self.ctx.rng, slowdown=False))
         except PlanningError as exc:
             return Failure(exc.check, f"seam {self.seam}: {exc}")
         self._traverse = concat(legs)

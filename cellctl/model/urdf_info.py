@@ -122,12 +122,13 @@ def urdf_info(urdf: Path) -> URDFInfo:
 
 
 def _mass(link: ET.Element) -> float:
-    """A link's <inertial><mass value>, 0 when absent or not a number."""
+    """A link's <inertial><mass value>, 0 when absent or not a finite number (nan and inf weigh nothing usable)."""
     mass = link.find("inertial/mass")
     try:
-        return float(mass.get("value")) if mass is not None else 0.0
+        value = float(mass.get("value")) if mass is not None else 0.0
     except (TypeError, ValueError):
         return 0.0
+    return value if np.isfinite(value) else 0.0
 
 
 def chain(urdf: Path, flange: str) -> Chain:

@@ -23,6 +23,7 @@ PROCESS_ROT_ACCEL = 10.0  # rad/s^2 of TCP turning a process move may start and 
 PATH_TOL = 1e-4  # m: the TCP stays this close to the ideal path at every commanded sample
 ANGLE_TOL = np.radians(0.05)  # rad: and its orientation this close to the ideal one
 KNOT_STEP = 0.01  # m between IK knots before refinement
+POLYLINE_KNOT_STEP = 0.0005  # m between them on a seam with rounded corners
 KNOT_TURN = np.radians(2.0)  # rad between IK knots before refinement
 FLIP = 0.35  # rad: a joint turning this much while the TCP moves one knot step is a flip or a singularity
 MIN_SCALE = 0.05  # a move that must slow below this fraction of its programmed speed is at a singularity
@@ -46,7 +47,7 @@ def lin(arm: Arm, q0: np.ndarray, T_goal: SE3, speed: float, dt: float, rng: np.
     def positions(s: np.ndarray) -> np.ndarray:
         return A0[:3, 3] + s[:, None] * (A1[:3, 3] - A0[:3, 3])
 
-    return _cartesian(arm, q0, A0, A1, positions, length, speed, dt, rng, slowdown, "LIN")
+    return _cartesian(arm, q0, positions, _slerp(A0, A1), length, _turn(A0, A1), speed, dt, rng, slowdown, "LIN")
 
 
 def circ(arm: Arm, q0: np.ndarray, T_via: SE3, T_goal: SE3, speed: float, dt: float,
@@ -68,24 +69,121 @@ def circ(arm: Arm, q0: np.ndarray, T_via: SE3, T_goal: SE3, speed: float, dt: fl
         a = s * sweep
         return centre + radius * (np.cos(a)[:, None] * u + np.sin(a)[:, None] * v)
 
-    return _cartesian(arm, q0, A0, A1, positions, radius * sweep, speed, dt, rng, slowdown, "CIRC")
+    return _cartesian(arm, q0, positions, _slerp(A0, A1), radius * sweep, _turn(A0, A1), speed, dt, rng, slowdown, "CIRC")
 
 
-def _cartesian(arm: Arm, q0: np.ndarray, A0: np.ndarray, A1: np.ndarray, positions: Callable[[np.ndarray], np.ndarray],
-               length: float, speed: float, dt: float, rng: np.random.Generator | None, slowdown: bool,
-               what: str) -> JointTrajectory:
-    turn = float(np.linalg.norm(Rotation.from_matrix(A0[:3, :3].T @ A1[:3, :3]).as_rotvec()))
+def _turn(A0: np.ndarray, A1: np.ndarray) -> float:
+    """The angle (rad) between two poses' orientations."""
+    return float(np.linalg.norm(Rotation.from_matrix(A0[:3, :3].T @ A1[:3, :3]).as_rotvec()))
+
+
+def _slerp(A0: np.ndarray, A1: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """s -> the orientations turning uniformly from A0's to A1's."""
+    slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([A0[:3, :3], A1[:3, :3]])))
+    return lambda s: slerp(np.clip(s, 0.0, 1.0)).as_matrix()
+
+
+def polyline(arm: Arm, q0: np.ndarray, goals: list[SE3], speed: float, dt: float, rng: np.random.Generator | None = None,
+             blend: float = 0.005, rounding: float = 0.0003) -> JointTrajectory:
+    """One move at `speed` m/s from fk(q0) through the positions of goals[1:] without stopping, each leg at its own
+    orientation (goals[k] for the leg from point k; the last goal's orientation is not used): each corner is
+    rounded by an arc tangent to both legs that leaves the corner by at most `rounding` m, and the orientation turns
+    from one leg's to the next's over `blend` m either side of it (at most a third of either leg). The speed is
+    the process (a weld traverse): a path the joints cannot follow at it fails, saying what speed it allows."""
+    q0 = np.asarray(q0, float)
+    A0 = arm.fk(q0).A
+    pts = np.array([A0[:3, 3]] + [SE3(g).t for g in goals[1:]])
+    Rs = [A0[:3, :3]] + [SE3(g).R for g in goals[1:-1]]  # leg k's orientation
+    dirs = np.diff(pts, axis=0)
+    legs = np.linalg.norm(dirs, axis=1)
+    dirs = dirs / legs[:, None]
+    # the path as pieces: ("line", a, b) or ("arc", centre, radius, u, v, sweep), each with its length
+    pieces, corners, at = [], [], 0.0
+    start = pts[0]
+    for k in range(1, len(pts)):
+        if k == len(pts) - 1:
+            pieces.append(("line", start, pts[k]))
+            break
+        phi = float(np.arccos(np.clip(dirs[k - 1] @ dirs[k], -1, 1)))  # how far the path turns at point k
+        if phi < 1e-6:
+            continue
+        radius = rounding / (1 / np.cos(phi / 2) - 1) if phi < np.pi - 1e-3 else 0.0
+        cut = min(radius * np.tan(phi / 2), legs[k - 1] / 3, legs[k] / 3)
+        radius = cut / np.tan(phi / 2)
+        a, b = pts[k] - cut * dirs[k - 1], pts[k] + cut * dirs[k]
+        pieces.append(("line", start, a))
+        normal_in = dirs[k] - (dirs[k] @ dirs[k - 1]) * dirs[k - 1]  # across the first leg, into the turn
+        centre = a + radius * normal_in / np.linalg.norm(normal_in)
+        u, w = (a - centre) / radius, (b - centre) / radius
+        v = w - (w @ u) * u
+        v /= np.linalg.norm(v)
+        pieces.append(("arc", centre, radius, u, v, phi))
+        corners.append((k, cut))
+        start = b
+    lengths = np.array([np.linalg.norm(p[2] - p[1]) if p[0] == "line" else p[2] * p[5] for p in pieces])
+    ends = np.cumsum(lengths)
+    length = float(ends[-1])
+    # where each corner is along the path (its arc's middle) and how far either side the orientation turns
+    turns, where = [], np.concatenate([[0.0], ends])
+    i = 0
+    for k, cut in corners:
+        while pieces[i][0] != "arc":
+            i += 1
+        mid = where[i] + lengths[i] / 2
+        b = min(blend, legs[k - 1] / 3, legs[k] / 3)
+        turns.append((mid - b, mid + b, Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([Rs[k - 1], Rs[k]])))))
+        i += 1
+    turn = sum(float(np.linalg.norm(Rotation.from_matrix(Rs[k - 1].T @ Rs[k]).as_rotvec())) for k, _ in corners)
+
+    def positions(s: np.ndarray) -> np.ndarray:
+        d = np.clip(s, 0.0, 1.0) * length
+        out = np.empty((len(d), 3))
+        idx = np.minimum(np.searchsorted(ends, d), len(pieces) - 1)
+        for j, p in enumerate(pieces):
+            m = idx == j
+            if not m.any():
+                continue
+            f = (d[m] - where[j]) / max(lengths[j], 1e-12)
+            if p[0] == "line":
+                out[m] = p[1] + f[:, None] * (p[2] - p[1])
+            else:
+                ang = f * p[5]
+                out[m] = p[1] + p[2] * (np.cos(ang)[:, None] * p[3] + np.sin(ang)[:, None] * p[4])
+        return out
+
+    mids = np.array([(lo + hi) / 2 for lo, hi, _ in turns])
+    after = [Rs[0]] + [Rs[k] for k, _ in corners]  # the orientation once 0, 1, 2 ... corners are passed
+
+    def rotations(s: np.ndarray) -> np.ndarray:
+        d = np.clip(s, 0.0, 1.0) * length
+        out = np.array([after[n] for n in np.searchsorted(mids, d, side="right")])
+        for lo, hi, slerp in turns:
+            m = (d >= lo) & (d <= hi)
+            if m.any():
+                f = (d[m] - lo) / (hi - lo)
+                out[m] = slerp(f ** 3 * (10 - 15 * f + 6 * f ** 2)).as_matrix()  # starting and ending its turn gently
+        return out
+
+    # knots close enough that the spline through them follows the rounded corners smoothly (sparse knots beside
+    # dense ones at a corner would make the joints' accelerations ring there)
+    return _cartesian(arm, q0, positions, rotations, length, turn, speed, dt, rng, False, "seam", POLYLINE_KNOT_STEP)
+
+
+def _cartesian(arm: Arm, q0: np.ndarray, positions: Callable[[np.ndarray], np.ndarray],
+               rotations: Callable[[np.ndarray], np.ndarray], length: float, turn: float, speed: float, dt: float,
+               rng: np.random.Generator | None, slowdown: bool, what: str, knot_step: float = KNOT_STEP) -> JointTrajectory:
+    """A Cartesian move along positions(s) and rotations(s), s from 0 to 1 (`length` m and `turn` rad in all), with
+    IK knots at most knot_step m apart before refinement."""
     if length < 1e-6 and turn < 1e-6:
         return JointTrajectory.hold(q0)
-    slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([A0[:3, :3], A1[:3, :3]])))
 
     def pose_at(s: np.ndarray) -> np.ndarray:
         out = np.tile(np.eye(4), (len(s), 1, 1))
-        out[:, :3, :3] = slerp(np.clip(s, 0.0, 1.0)).as_matrix()
+        out[:, :3, :3] = rotations(s)
         out[:, :3, 3] = positions(s)
         return out
 
-    knots, qs = _solve_knots(arm, q0, pose_at, length, turn, rng, what)
+    knots, qs = _solve_knots(arm, q0, pose_at, length, turn, rng, what, knot_step)
     spline = CubicSpline(knots, qs, bc_type="clamped" if len(knots) > 2 else "not-a-knot")
     # ds/dt and its rate: the TCP's speed along the path, its turning held to ROT_SPEED; where the speed is the
     # process (a weld), the turning follows the path as fast as the speed asks and only the joints' limits bound it
@@ -124,10 +222,10 @@ def _cartesian(arm: Arm, q0: np.ndarray, A0: np.ndarray, A1: np.ndarray, positio
 
 
 def _solve_knots(arm: Arm, q0: np.ndarray, pose_at: PoseAt, length: float, turn: float,
-                 rng: np.random.Generator | None, what: str) -> tuple[np.ndarray, np.ndarray]:
+                 rng: np.random.Generator | None, what: str, knot_step: float = KNOT_STEP) -> tuple[np.ndarray, np.ndarray]:
     """IK along the path, each knot seeded from the one before (no flips), halving any knot interval whose joint
     interpolation leaves the path by more than PATH_TOL / ANGLE_TOL."""
-    n0 = int(max(2, np.ceil(length / KNOT_STEP), np.ceil(turn / KNOT_TURN))) + 1
+    n0 = int(max(2, np.ceil(length / knot_step), np.ceil(turn / KNOT_TURN))) + 1
     s = np.linspace(0.0, 1.0, n0)
     targets = pose_at(s)
     qs = [q0]

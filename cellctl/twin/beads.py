@@ -37,9 +37,10 @@ class Beads:
         self._tip[robot] = tip
         pb.resetBasePositionAndOrientation(self.probe, list(tip), [0, 0, 0, 1], physicsClientId=c)
         wet = sorted(n for n, k in w.kinds.items() if k in ("part", "fixture") and self._wets(tip, n))
+        w.trace.bead_wets.append((w.t, robot, grown, tuple(wet)))
         for n in sorted(n for n, k in w.kinds.items() if k == "part" and n not in wet):
             pts = pb.getClosestPoints(self.probe, w.ids[n], BEAD_NEAR - BEAD_RADIUS, physicsClientId=c)
-            if pts:
+            if pts and self._in_sight(tip, n, min(pts, key=lambda p: p[8])[6]):
                 w.trace.bead_gaps.append((w.t, robot, n, BEAD_RADIUS + max(0.0, min(p[8] for p in pts))))
         for i, a in enumerate(wet):
             for b in wet[i + 1:]:
@@ -59,7 +60,11 @@ class Beads:
         pts = pb.getClosestPoints(self.probe, w.ids[name], 0.0, physicsClientId=c)
         if not pts:
             return False
-        near = min(pts, key=lambda p: p[8])[6]  # the point on the body nearest the tip
+        return self._in_sight(tip, name, min(pts, key=lambda p: p[8])[6])  # the point on the body nearest the tip
+
+    def _in_sight(self, tip: np.ndarray, name: str, near) -> bool:
+        """Nothing else lies between the wire tip and the point `near` on the body (a part under a plate is behind it)."""
+        w, c = self.world, self.world.client
         if np.linalg.norm(np.subtract(near, tip)) < 1e-4:
             return True
         hit = pb.rayTest(list(tip), list(near), physicsClientId=c)[0]

@@ -28,6 +28,7 @@ ENGAGE_AXIAL = 0.003  # m: the socket engages a head when its mouth is within th
 ENGAGE_LATERAL = 0.003  # m ... and this close to the bolt's axis
 COLOUR = (0.55, 0.55, 0.6, 1.0)
 PROBE = 0.005  # m either side of a hole's entry in which its owner's surface must lie
+SEAT_DIRECTIONS = 8  # rays round a hole at the head's radius that must all find the owner (the head's seat)
 SHANK_STEP = 0.0005  # m between the points of the shank looked at for the body its thread goes into
 THROUGH_MAX = 0.1  # m of its own part a bolt may pass through before its thread reaches what it clamps to
 CLAMP_STRENGTH = 1e5  # N (and N m) a tightened bolted joint holds: far beyond what the cell's arms can load it with
@@ -176,10 +177,30 @@ def _off_owner(world, owner: str, T_hole: np.ndarray) -> str:
             return (f"the hole's axis is {skew:.1f} deg off square to the face of '{owner}' it enters (at most "
                     f"{np.degrees(CROSS_THREAD_ANGLE):.0f} deg): a bolt there seats on one edge of its head and binds; "
                     f"check the hole's axis")
-        return ""
+        return _unseated(world, owner, z, p)
     if hit[0] < 0:
         return f"it is not on '{owner}' in the twin: nothing of it lies within {PROBE * 1000:.0f} mm of the hole's entry along its axis"
     return f"it is not on '{owner}' in the twin: the hole's axis meets {world._names.get(hit[0], 'another body')} before '{owner}'"
+
+
+def _unseated(world, owner: str, z: np.ndarray, p: np.ndarray) -> str:
+    """Why a bolt's head has no seat round the hole ("" when it has): rays along the axis, HEAD_RADIUS from it all
+    round, must each meet the owner near the entry; a hole nearer the edge than that leaves the head overhanging."""
+    x = np.cross(z, [1.0, 0.0, 0.0] if abs(z[0]) < 0.9 else [0.0, 1.0, 0.0])
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    starts, ends = [], []
+    for a in np.linspace(0.0, 2 * np.pi, SEAT_DIRECTIONS, endpoint=False):
+        q = p + HEAD_RADIUS * (np.cos(a) * x + np.sin(a) * y)
+        starts.append(list(q - PROBE * z))
+        ends.append(list(q + PROBE * z))
+    hits = pb.rayTestBatch(starts, ends, physicsClientId=world.client)
+    seated = sum(1 for h in hits if h[0] == world.ids[owner])
+    if seated < SEAT_DIRECTIONS:
+        return (f"the bolt's head ({HEAD_RADIUS * 2000:.0f} mm across) would overhang the edge of '{owner}': only {seated} "
+                f"of {SEAT_DIRECTIONS} points round the hole, {HEAD_RADIUS * 1000:.0f} mm from its axis, lie on '{owner}' "
+                f"(the hole is too near the edge; check its position)")
+    return ""
 
 
 def _lean(tilt: float) -> np.ndarray:

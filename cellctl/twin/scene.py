@@ -14,10 +14,6 @@ from cellctl.twin._pybullet import pb
 from cellctl.twin.poses import pb_from_matrix
 from cellctl.twin.world import SimRobot, World
 
-RESTING_GAP = 0.001  # m: parts this close touch
-UPWARD = 0.9  # the z of the surface normal under a part that it rests on (within about 25 deg of up; an edge on
-#               an edge, at 45 deg, is not resting)
-
 
 @dataclass
 class _Entries:
@@ -226,22 +222,10 @@ class PlanningScene:
         self.world.bolts.follow(name, A)
 
     def resting(self, parts: dict[str, SE3]) -> dict[str, str]:
-        """Which part lies on which, with the parts at the poses given: A rests on B where they touch (within
-        RESTING_GAP) with B's surface facing up under A. The controller moves what rests on a part with it."""
-        w, c = self.world, self.client
+        """Which part lies on which with the parts at the poses given (World.resting)."""
         for name, T in parts.items():
-            self._place(name, w.ids[name], T.A)
-        out = {}
-        for a in sorted(parts):
-            under = {}
-            for b in sorted(parts):
-                if b != a:
-                    up = [p for p in pb.getClosestPoints(w.ids[a], w.ids[b], RESTING_GAP, physicsClientId=c) if p[7][2] > UPWARD]
-                    if up:
-                        under[b] = len(up)
-            if under:
-                out[a] = max(sorted(under), key=under.get)  # on the one it touches most
-        return out
+            self._place(name, self.world.ids[name], T.A)
+        return self.world.resting()
 
     def close(self) -> None:
         self.world.close()

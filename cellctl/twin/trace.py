@@ -72,10 +72,12 @@ class Trace:
     mounts: dict = field(default_factory=dict)  # robot -> its base link (fixed to the world; its contacts are mounting)
     tool_links: dict = field(default_factory=dict)  # robot -> names of the links of its tool
     finger_links: dict = field(default_factory=dict)  # robot -> names of its gripper's finger links
+    resting: dict = field(default_factory=dict)  # part -> the part it lay on as the cell laid them out
     layout_overlaps: list = field(default_factory=list)  # (a, b, depth m): bodies the cell lays out inside each other
     zone_changes: list = field(default_factory=list)  # (t, zone, robots inside): whenever who is inside changes
     arcs: list = field(default_factory=list)  # (t, robot, established): whenever a robot's arc starts or stops
     joins: list = field(default_factory=list)  # (t, robot, a, b): a weld bead joined two bodies (twin.beads)
+    bead_wets: list = field(default_factory=list)  # (t, robot, m of bead laid this step, bodies the pool wetted)
     bead_gaps: list = field(default_factory=list)  # (t, robot, part, m): a part near a burning arc that it did not wet
     bolted: list = field(default_factory=list)  # (t, robot, hole, owner, body): a tightened bolt fixed its owner to body
     fastenings: list = field(default_factory=list)  # dicts: robot, t_s, torque_nm, angle_deg, hole (at each run's end)

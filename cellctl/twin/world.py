@@ -30,6 +30,9 @@ PAD_RADIUS = 0.01  # m: the lever of a finger pad's friction against a held part
 AREA_CONTACT = 1e-3  # m: a contact patch this long along the approach is a face on a face, and measures the grip
 TOUCH = 1e-4  # m: bodies closer than this touch (the same threshold for grasps and for collisions)
 REACTION_FRAME = pb.WORLD_FRAME  # applyExternalTorque on a link: the frame its torque is given in (tests/test_fasten_physics)
+RESTING_GAP = 0.001  # m: parts this close touch
+UPWARD = 0.9  # the z of the surface normal under a part that it rests on (within about 25 deg of up; an edge on an
+#               edge, at 45 deg, is not resting)
 SPINDLE_INERTIA = 0.02  # kg m^2: a geared nutrunner drive's rotor as the spindle sees it
 ROBOT_SPEED_MAX = 15.0  # m/s no point of a robot or its held part moves faster (arms reach a few m/s at most)
 LAYOUT_TOL = 3e-3  # m: bodies laid out overlapping by more than this are a fault of the cell (two touching cylinders read 2 mm: a margin each)
@@ -126,6 +129,7 @@ class World:
         for name in cell.parts:
             self.trace.parts[name] = []
         self.trace.layout_overlaps = self._layout_overlaps()
+        self.trace.resting = self.resting()
         self._zones = self._build_zones()
         self._occupants: dict[str, tuple] = {}
         self._record()
@@ -294,6 +298,22 @@ class World:
                 if neighbours or (a in tool and b in tool):
                     pb.setCollisionFilterPair(body, body, a, b, 0, physicsClientId=c)
                     sim.self_ignored.add((a, b))
+
+    def resting(self) -> dict[str, str]:
+        """Which part lies on which, as the parts are now: A rests on B where they touch (within RESTING_GAP) with
+        B's surface facing up under A (on the one it touches most). What rests on a part goes where it goes."""
+        c, parts = self.client, sorted(self.cell.parts)
+        out = {}
+        for a in parts:
+            under = {}
+            for b in parts:
+                if b != a:
+                    up = [p for p in pb.getClosestPoints(self.ids[a], self.ids[b], RESTING_GAP, physicsClientId=c) if p[7][2] > UPWARD]
+                    if up:
+                        under[b] = len(up)
+            if under:
+                out[a] = max(sorted(under), key=under.get)
+        return out
 
     def _layout_overlaps(self) -> list[tuple[str, str, float]]:
         """Bodies that interpenetrate as the cell file lays them out (deeper than LAYOUT_TOL): a robot base in a

@@ -11,7 +11,6 @@ from cellctl.validate.holding import body as _body, holdings
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
-START_CONTACTS = 0.05  # s: what a part touches as the run starts (the first steps settle the cell's layout)
 
 JOINT_LIMIT_TOL = 1e-3  # rad
 VELOCITY_TOL = 1.05  # simulated speed may exceed the limit by 5 % (servo overshoot) before it counts
@@ -283,12 +282,11 @@ def check_placement(result: SimResult) -> CheckResult:
             if judge(task, task.part, ".".join(task.place), when, i, lambda k, task=task: _placement_error(result, task, k), since):
                 break
     handled = {t.part for t in handlers}
-    at_start = [c for c in trace.contacts if c.t <= START_CONTACTS]
     for part in result.program.cell.parts:
         if part not in handled:
-            # a part the cell lays on a part that tasks carry (a loaded pallet) belongs where it was on its carrier
-            carrier = next((y for c in at_start for y in (_body(c.a), _body(c.b))
-                            if part in (_body(c.a), _body(c.b)) and y != part and y in handled), None)
+            # a part the cell lays on another (a loaded pallet, a stack on it) belongs where it was on that part, which
+            # is judged in turn
+            carrier = trace.resting.get(part)
 
             def frame(k: int, part=part, carrier=carrier) -> np.ndarray:
                 T = np.array(trace.parts[part][k])

@@ -40,9 +40,9 @@ def _moved(trace: Trace, part: str, i0: int, t: float) -> float:
 
 def check_collision(program: Program, trace: Trace, timeline: Timeline) -> CheckResult:
     holdings = _holdings(trace)
-    # the bodies a task's tool works on: the part it picks, the parts or fixtures that hold its holes or spots
-    # (and the bolts standing in those holes, named OWNER.HOLE)
-    task_parts = {t.id: {t.part} if t.part else {owner for owner, _ in t.holes + t.spots} | {f"{o}.{h}" for o, h in t.holes}
+    # the bodies a task's tool works on: the part it picks, the parts or fixtures that hold its spots, the bolts
+    # standing in its holes (named OWNER.HOLE; a socket turns the bolt and never touches the part around it)
+    task_parts = {t.id: {t.part} if t.part else {owner for owner, _ in t.spots} | {f"{o}.{h}" for o, h in t.holes}
                   for t in program.tasks}
     kinds = trace.bodies
 

@@ -17,6 +17,8 @@ WELD_DEVIATION_M = 0.001  # m the wire tip may stray from the seam while the arc
 WELD_SPEED_TOL = 0.10  # fraction of the programmed travel speed
 WELD_ANGLE_TOL = np.radians(3.0)
 WELD_COVERAGE = 0.95  # fraction of the seam's length that must be welded
+BEAD_OFF_PART_M = 0.003  # m of bead that may miss the seam's own part (a run-off at its end) ...
+BEAD_OFF_PART = 0.05  # ... or this fraction of the seam's length, whichever is more
 ARC_OFF_SEAM_M = 0.003  # an arc burning farther than this from the seam is a stray arc
 SPOT_POSITION_TOL_M = 0.0015  # m the fixed electrode tip may be from the spot while the current flows
 SPOT_ANGLE_TOL = np.radians(5.0)  # rad between the electrode axis and the spot's axis
@@ -138,6 +140,10 @@ def check_weld(result: SimResult) -> CheckResult:
             problems.append(f"torch angle off by up to {np.degrees(angle):.1f} deg")
         if coverage < WELD_COVERAGE:
             problems.append(f"only {coverage:.0%} of the seam welded")
+        off = _bead_off_owner(trace, task.robot, owner, mine) if owner in cell.parts else (0.0, None)
+        if off[0] > max(BEAD_OFF_PART_M, BEAD_OFF_PART * length):
+            problems.append(f"{off[0] * 1000:.0f} mm of the bead missed '{owner}' (from t={off[1]:.2f} s): the seam runs "
+                            f"off its part")
         # a part and a fixture joined by this bead, whichever of them the seam was drawn on
         welded_down = sorted((t, a, b) if trace.bodies.get(b) == "fixture" else (t, b, a) for t, r, a, b in trace.joins
                              if r == task.robot and mine[0][0] - 1e-9 <= t <= mine[-1][1] + 1e-9
@@ -148,16 +154,10 @@ def check_weld(result: SimResult) -> CheckResult:
                              "reason": f"seam {owner}.{name}: the bead ran onto {fixture} and welded '{part}' to it at "
                                        f"t={t_join:.2f} s: a part welded to the fixture cannot be unloaded (keep the seam "
                                        f"clear of the fixture)"})
-        base = _placed_on(result, owner, mine[0][0])
+        # a bead that joined nothing though it ran right beside a joint: a seam drawn off the joint (a seam on one
+        # part alone, a boss's fillet on its plate, is a weld of its own and may join nothing)
         beside = _bead_beside(trace, task.robot, owner, mine)
-        if base is not None and base not in info["joined"] and not problems:
-            findings.append({**info, "reason": f"seam {owner}.{name}: the bead never reached '{base}', which '{owner}' was "
-                                               f"placed on, so the weld joins nothing (is the seam on the joint?)"})
-        elif _placed_onto(result, owner, mine[0][0]) and not info["joined"] and not problems:
-            findings.append({**info, "reason": f"seam {owner}.{name}: the bead joined '{owner}' to nothing, though "
-                                               f"{', '.join(repr(p) for p in _placed_onto(result, owner, mine[0][0]))} had been "
-                                               f"placed on it (is the seam on the joint?)"})
-        elif beside and not info["joined"] and not problems:
+        if beside and not info["joined"] and not problems:
             gap, other = beside
             findings.append({**info, "reason": f"seam {owner}.{name}: the bead ran {gap * 1000:.1f} mm from '{other}', which "
                                                f"lies against '{owner}', and joined nothing (is the seam on the joint?)"})
@@ -212,12 +212,20 @@ def _torch_angle_error(pts: np.ndarray, normal: np.ndarray, task, s: np.ndarray,
             turn = np.array([(1 - f) * a + f * b for f in np.linspace(0, 1, 21)])
             turn /= np.linalg.norm(turn, axis=1)[:, None]
             error[near] = np.arccos(np.clip(z[near] @ turn.T, -1, 1)).min(axis=1)
+    if len(pts) > 2 and np.linalg.norm(pts[-1] - pts[0]) < 1e-4:  # a closed seam: its start is also its end
+        blend = min(CORNER_BLEND, legs[0] / 3, legs[-1] / 3) + 1e-4
+        near = (s <= blend) | (s >= ends[-1] - blend)
+        ends_z = np.array([ideal[0].A[:3, 2], ideal[-1].A[:3, 2]])
+        error[near] = np.arccos(np.clip(z[near] @ ends_z.T, -1, 1)).min(axis=1)
     return float(error.max())
 
 
-def _placed_onto(result: SimResult, owner: str, t: float) -> list[str]:
-    """The parts whose last place before t set them on a feature of `owner`."""
-    return sorted(p for p in result.program.cell.parts if p != owner and _placed_on(result, p, t) == owner)
+def _bead_off_owner(trace, robot: str, owner: str, arcs: list[tuple[float, float]]) -> tuple[float, float | None]:
+    """How much bead (m) the arc laid without wetting the seam's own part, and from when (twin.beads records what the
+    weld pool wets at each step)."""
+    off = [(grown, t) for t, r, grown, wet in trace.bead_wets if r == robot and owner not in wet
+           and any(a - 1e-9 <= t <= b + 1e-9 for a, b in arcs)]
+    return (sum(g for g, _ in off), off[0][1]) if off else (0.0, None)
 
 
 def _bead_beside(trace, robot: str, owner: str, arcs: list[tuple[float, float]]) -> tuple[float, str] | None:
@@ -235,15 +243,6 @@ def _bead_beside(trace, robot: str, owner: str, arcs: list[tuple[float, float]])
     gaps = [(d, p) for t, r, p, d in trace.bead_gaps if r == robot and p in touching and p != owner
             and any(a - 1e-9 <= t <= b + 1e-9 for a, b in arcs)]
     return min(gaps) if gaps else None
-
-
-def _placed_on(result: SimResult, part: str, t: float) -> str | None:
-    """The part that `part` was last placed on (a place onto another part's feature, released before t), or None."""
-    release = {r["id"]: r["end_s"] for r in result.tasks}
-    onto = [(release[t_.id], t_.place[0]) for t_ in result.program.tasks if t_.part == part and t_.place
-            and release.get(t_.id) is not None and release[t_.id] <= t]
-    last = max(onto)[1] if onto else None  # the last place before t: a part moved on to a fixture rests there
-    return last if last in result.program.cell.parts else None
 
 
 def _runs_of(result: SimResult, task, runs: list[dict], features: list[tuple[str, str]], noun: str, done: str,
