@@ -19,7 +19,7 @@ from cellctl.motion.trajectory import JointTrajectory
 
 ROT_SPEED = 1.0  # rad/s: the TCP's turning speed on a Cartesian move, beside its linear speed
 LIN_ACCEL = 1.0  # m/s^2 along the path
-PROCESS_ROT_ACCEL = 10.0  # rad/s^2 of TCP turning a process move may start and stop with (the joints' limits still hold)
+PROCESS_ROT_ACCEL = 50.0  # rad/s^2 of TCP turning a process move may start and stop with (the joints' limits still hold)
 PATH_TOL = 1e-4  # m: the TCP stays this close to the ideal path at every commanded sample
 ANGLE_TOL = np.radians(0.05)  # rad: and its orientation this close to the ideal one
 KNOT_STEP = 0.01  # m between IK knots before refinement
@@ -217,6 +217,14 @@ def _cartesian(arm: Arm, q0: np.ndarray, positions: Callable[[np.ndarray], np.nd
         if over <= 1.0:
             break
         accel /= over * 1.05  # speeding up and slowing down more gently keeps the path and the cruise speed
+    if over > 1.0 and not slowdown and length > 1e-6:
+        # the path's own bends ask more of a joint than it has at this speed, however gently the move starts
+        k, j = np.unravel_index(np.argmax(np.abs(traj.qdd) / arm.max_accel), traj.qdd.shape)
+        raise PlanningError(
+            f"{what} too fast for the arm: at {speed * 1000:.0f} mm/s joint {j + 1} ({arm.joint_names[j]}) would need "
+            f"{abs(traj.qdd[k, j]):.1f} rad/s^2 {s[k] * length * 1000:.0f} mm along the {what}, above its "
+            f"{arm.max_accel[j]:.1f} rad/s^2; this path allows about {speed / np.sqrt(over) * 1000:.1f} mm/s",
+            check="velocity_limits")
     _verify(arm, traj.q, pose_at, s, what, length)
     return traj
 
