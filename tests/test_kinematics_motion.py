@@ -8,7 +8,7 @@ from spatialmath import SE3
 
 from cellctl.errors import PlanningError
 from cellctl.kinematics.arm import Arm, JointLimits
-from cellctl.motion.lin import circ, lin
+from cellctl.motion.lin import circ, lin, polyline
 from cellctl.motion.ptp import ptp
 from conftest import ROOT
 
@@ -183,3 +183,27 @@ def test_lin_through_the_wrist_singularity_fails_clearly(arm):
     with pytest.raises(PlanningError, match="singularity") as err:
         lin(arm, q0, T1, 0.2, DT)
     assert err.value.check == "reach" and "mm along the LIN" in str(err.value)
+
+
+def test_polyline_rounds_its_corners_and_keeps_its_speed_without_stopping(arm):
+    """An L of 40 mm and 20 mm at 10 mm/s: never more than 0.3 mm off the corner, and at speed through it."""
+    q0 = _start(arm)
+    T0 = arm.fk(q0)
+    corner, end = T0 * SE3.Tx(0.04), T0 * SE3.Tx(0.04) * SE3.Ty(0.02)
+    tr = polyline(arm, q0, [T0, corner * SE3.Rz(0.3), end], 0.010, DT)
+    tips = np.array([arm.fk(q).t for q in tr.q])
+    a, b, c = T0.t, corner.t, end.t
+    off = [min(np.linalg.norm(np.cross(p - a, b - a)) / np.linalg.norm(b - a) if (p - a) @ (b - a) <= (b - a) @ (b - a) else 1,
+               np.linalg.norm(np.cross(p - b, c - b)) / np.linalg.norm(c - b) if (p - b) @ (c - b) >= 0 else 1) for p in tips]
+    assert max(off) < 0.0003 + 1e-4
+    speed = np.linalg.norm(np.diff(tips, axis=0), axis=1) / DT
+    near = np.linalg.norm(tips[:-1] - b, axis=1) < 0.002  # round the corner
+    assert speed[near].min() > 0.0095  # it does not stop there
+    assert np.max(np.abs(arm.fk(tr.q[-1]).t - c)) < 1e-6
+
+
+def test_polyline_that_turns_back_on_itself_is_refused(arm):
+    q0 = _start(arm)
+    T0 = arm.fk(q0)
+    with pytest.raises(PlanningError, match="turns back on itself at its point 2"):
+        polyline(arm, q0, [T0, T0 * SE3.Tx(0.04), T0 * SE3.Tx(0.01)], 0.010, DT)

@@ -98,7 +98,7 @@ def polyline(arm: Arm, q0: np.ndarray, goals: list[SE3], speed: float, dt: float
     legs = np.linalg.norm(dirs, axis=1)
     dirs = dirs / legs[:, None]
     # the path as pieces: ("line", a, b) or ("arc", centre, radius, u, v, sweep), each with its length
-    pieces, corners, at = [], [], 0.0
+    pieces, corners = [], []
     start = pts[0]
     for k in range(1, len(pts)):
         if k == len(pts) - 1:
@@ -107,7 +107,10 @@ def polyline(arm: Arm, q0: np.ndarray, goals: list[SE3], speed: float, dt: float
         phi = float(np.arccos(np.clip(dirs[k - 1] @ dirs[k], -1, 1)))  # how far the path turns at point k
         if phi < 1e-6:
             continue
-        radius = rounding / (1 / np.cos(phi / 2) - 1) if phi < np.pi - 1e-3 else 0.0
+        if phi > np.pi - 1e-3:
+            raise PlanningError(f"the seam turns back on itself at its point {k + 1}: no torch can follow that; make "
+                                f"it two seams", check="reach")
+        radius = rounding / (1 / np.cos(phi / 2) - 1)
         cut = min(radius * np.tan(phi / 2), legs[k - 1] / 3, legs[k] / 3)
         radius = cut / np.tan(phi / 2)
         a, b = pts[k] - cut * dirs[k - 1], pts[k] + cut * dirs[k]
