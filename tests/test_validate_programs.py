@@ -60,6 +60,7 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("weld_seam_runs_off_part.yaml", "weld", "weld_upper", ["mm of the bead missed 'bracket_upper'", "the seam runs off its part"]),
     ("velocity_corner_too_fast.yaml", "velocity_limits", "weld_ell", ["seam too fast for the arm: at 30 mm/s joint",
                                                                        "this path allows about"]),
+    ("interlocks_passenger_lucky.yaml", "interlocks", None, ["handler in 'carry' and welder in 'welder_home' can meet"]),
     ("clearance_beside_neighbour.yaml", "clearance", "place_lower", ["bracket_lower passed 3.0 mm from bracket_upper"]),
     ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
     ("joint_limits_wrist_wound.yaml", "joint_limits", "turn2", ["would wind joint 6 (wrist_3_joint) past its limit of -360 deg"]),

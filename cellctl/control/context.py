@@ -89,20 +89,29 @@ class RobotContext:
     spot: SpotGunDriver | None = None
     scene: Scene | None = None  # None: motions are not planned around obstacles (the twin still judges them)
     held: tuple[str, SE3] | None = None  # the part in the gripper and T_tcp_part, from the moment the jaws close
+    riders: tuple = ()  # (part, T_tcp_part) of what rides on the held part (a loaded pallet's load)
     plans: object | None = None  # a PlanMemo: motions the preflight's dry run planned, shared with the real run
 
     def take(self, part: str, T_tcp_part: SE3) -> None:
         """From now on the robot carries the part: in its zone model, its collision model and the part book."""
         self.held = (part, T_tcp_part)
+        T_tcp_world = T_tcp_part * self.parts.poses[part].inv() if part in self.parts.poses else None
+        self.riders = tuple((p, T_tcp_world * self.parts.poses[p]) for p in sorted(self.parts.riding(part))) \
+            if T_tcp_world is not None else ()
         self.parts.carried[part] = self.name
         self.parts.taken(part)
         if self.occupancy is not None and part in self.parts.urdfs:
-            self.occupancy.hold_part(self.parts.urdfs[part], T_tcp_part)
+            self.occupancy.hold_part(self.parts.urdfs[part], T_tcp_part,
+                                     [(self.parts.urdfs[p], T) for p, T in self.riders if p in self.parts.urdfs])
+
+    def carrying(self) -> list[tuple[str, SE3]]:
+        """Everything the robot carries, as (part, T_tcp_part): the held part and what rides on it."""
+        return [self.held, *self.riders] if self.held is not None else []
 
     def let_go(self) -> None:
         if self.held is not None:
             self.parts.carried.pop(self.held[0], None)
-        self.held = None
+        self.held, self.riders = None, ()
         if self.occupancy is not None:
             self.occupancy.release_part()
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from cellctl.kinematics.occupancy import MARGIN, Occupancy
 
-Apart = Callable[..., 'float | None']  # (a, qa, held_a, b, qb, held_b, within) -> m apart, or None beyond within
+Apart = Callable[..., 'float | None']  # (a, qa, carried_a, b, qb, carried_b, within) -> m apart, or None beyond within
 SAMPLE_TRAVEL = 0.01  # rad of summed joint motion between the configurations compared (about 15 mm at a 1.5 m lever)
 SHOWN = 3  # crossings named in the finding
 CHUNK = 256  # configuration pairs measured at once
@@ -34,7 +34,7 @@ class Phase:
     q: list = field(default_factory=list)  # configurations, in order
     held: list = field(default_factory=list)  # the part model carried at each (Occupancy.held), or None
     holds: list = field(default_factory=list)  # the zones the robot holds at each (a motion holds what it enters)
-    parts: list = field(default_factory=list)  # the part held at each, as (part, T_tcp_part), or None
+    parts: list = field(default_factory=list)  # what is carried at each: [(part, T_tcp_part), ...] (RobotContext.carrying)
     centres: np.ndarray | None = None  # (N, M, 3)
     radii: np.ndarray | None = None  # (M,)
     zones: np.ndarray | None = None  # (N, Z) bool: which zones the robot holds at each configuration

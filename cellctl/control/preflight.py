@@ -77,7 +77,7 @@ def dry_run(program: Program, contexts: dict[str, RobotContext]) -> tuple[dict[s
                             spot=IdealSpotGun(name, clock, ctx.spot.max_force) if ctx.spot is not None else None,
                             clock=clock, rng=copy.deepcopy(ctx.rng), parts=book, zones=recorder, occupancy=occ)
         ops[name] = recorder.ops
-        sweeps[name] = SweepRecorder(name, occ, q0, lambda rec=recorder: rec.held, lambda d=dry[name]: d.held)
+        sweeps[name] = SweepRecorder(name, occ, q0, lambda rec=recorder: rec.held, lambda d=dry[name]: d.carrying())
     for task in run_order(program.tasks)[0]:
         ctx, sweep = dry[task.robot], sweeps[task.robot]
         ctx.zones.ops.append(("begin", task.id))

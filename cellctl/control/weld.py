@@ -47,7 +47,13 @@ class Watch:
 
 SPIN_RESTARTS = 40  # IK restarts per pose when choosing the torch's turn
 SPINS = np.radians([0, 90, -90, 180, 45, -45, 135, -135])  # turns of the torch about its wire tried, in order
-CORNER_BLEND = 0.005  # m either side of a seam's corner over which the torch turns from one leg's angles to the next's
+CORNER_BLEND = 0.005  # m either side of a seam's corner over which the torch turns from one leg's angles to the next's ...
+BLEND_PER_RAD = 0.015  # ... or this many m per rad it turns there, if more (a steep fillet angle turns far at a corner)
+
+
+def corner_blend(turn: float) -> float:
+    """How far (m) either side of a corner the torch turns through `turn` rad from one leg's angles to the next's."""
+    return max(CORNER_BLEND, BLEND_PER_RAD * turn)
 
 
 def torch_frames(points: np.ndarray, normal: np.ndarray, work_angle: float, travel_angle: float,
@@ -133,7 +139,7 @@ class WeldMachine(TaskMachine):
                 legs.append(circ(self.ctx.arm, q_end, frames[len(frames) // 2], frames[-1], self.speed, self.ctx.robot.period,
                                  self.ctx.rng, slowdown=False))
             elif len(frames) > 2:
-                legs.append(polyline(self.ctx.arm, q_end, frames, self.speed, self.ctx.robot.period, self.ctx.rng, CORNER_BLEND))
+                legs.append(polyline(self.ctx.arm, q_end, frames, self.speed, self.ctx.robot.period, self.ctx.rng, corner_blend))
             else:
                 legs.append(lin(self.ctx.arm, q_end, frames[1], self.speed, self.ctx.robot.period, self.ctx.rng, slowdown=False))
         except PlanningError as exc:

@@ -156,11 +156,15 @@ class Occupancy:
         self._tool = tool_spheres(tool_urdf.resolve()) if tool_urdf is not None else (np.zeros((0, 3)), np.zeros(0))
         self.held: tuple[np.ndarray, np.ndarray] | None = None  # spheres of a held part, in the TCP frame
 
-    def hold_part(self, part_urdf: Path, T_tcp_part: SE3) -> None:
-        """From now on the model carries this part (its spheres placed at T_tcp_part)."""
-        c, r = body_spheres(part_urdf.resolve())
-        T = T_tcp_part.A
-        self.held = (c @ T[:3, :3].T + T[:3, 3], r)
+    def hold_part(self, part_urdf: Path, T_tcp_part: SE3, riders: list[tuple[Path, SE3]] = ()) -> None:
+        """From now on the model carries this part (its spheres placed at T_tcp_part), with what rides on it."""
+        cs, rs = [], []
+        for urdf, T_tcp in [(part_urdf, T_tcp_part), *riders]:
+            c, r = body_spheres(urdf.resolve())
+            T = T_tcp.A
+            cs.append(c @ T[:3, :3].T + T[:3, 3])
+            rs.append(r)
+        self.held = (np.vstack(cs), np.concatenate(rs))
 
     def release_part(self) -> None:
         self.held = None

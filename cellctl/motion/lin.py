@@ -73,7 +73,7 @@ def circ(arm: Arm, q0: np.ndarray, T_via: SE3, T_goal: SE3, speed: float, dt: fl
 
 
 def _turn(A0: np.ndarray, A1: np.ndarray) -> float:
-    """The angle (rad) between two poses' orientations."""
+    """The angle (rad) between two orientations (rotation matrices or poses)."""
     return float(np.linalg.norm(Rotation.from_matrix(A0[:3, :3].T @ A1[:3, :3]).as_rotvec()))
 
 
@@ -84,12 +84,13 @@ def _slerp(A0: np.ndarray, A1: np.ndarray) -> Callable[[np.ndarray], np.ndarray]
 
 
 def polyline(arm: Arm, q0: np.ndarray, goals: list[SE3], speed: float, dt: float, rng: np.random.Generator | None = None,
-             blend: float = 0.005, rounding: float = 0.0003) -> JointTrajectory:
+             blend: Callable[[float], float] = lambda turn: 0.005, rounding: float = 0.0003) -> JointTrajectory:
     """One move at `speed` m/s from fk(q0) through the positions of goals[1:] without stopping, each leg at its own
     orientation (goals[k] for the leg from point k; the last goal's orientation is not used): each corner is
     rounded by an arc tangent to both legs that leaves the corner by at most `rounding` m, and the orientation turns
-    from one leg's to the next's over `blend` m either side of it (at most a third of either leg). The speed is
-    the process (a weld traverse): a path the joints cannot follow at it fails, saying what speed it allows."""
+    from one leg's to the next's over blend(turn) m either side of it (turn: rad between the legs' orientations; at
+    most a third of either leg). The speed is the process (a weld traverse): a path the joints cannot follow at it
+    fails, saying what speed it allows."""
     q0 = np.asarray(q0, float)
     A0 = arm.fk(q0).A
     pts = np.array([A0[:3, 3]] + [SE3(g).t for g in goals[1:]])
@@ -133,10 +134,10 @@ def polyline(arm: Arm, q0: np.ndarray, goals: list[SE3], speed: float, dt: float
         while pieces[i][0] != "arc":
             i += 1
         mid = where[i] + lengths[i] / 2
-        b = min(blend, legs[k - 1] / 3, legs[k] / 3)
+        b = min(blend(_turn(Rs[k - 1], Rs[k])), legs[k - 1] / 3, legs[k] / 3)
         turns.append((mid - b, mid + b, Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([Rs[k - 1], Rs[k]])))))
         i += 1
-    turn = sum(float(np.linalg.norm(Rotation.from_matrix(Rs[k - 1].T @ Rs[k]).as_rotvec())) for k, _ in corners)
+    turn = sum(_turn(Rs[k - 1], Rs[k]) for k, _ in corners)
 
     def positions(s: np.ndarray) -> np.ndarray:
         d = np.clip(s, 0.0, 1.0) * length

@@ -164,19 +164,20 @@ class PlanningScene:
         self._entry_tables[key] = table
         return table
 
-    def robots_apart(self, a: str, qa: np.ndarray, held_a: tuple[str, SE3] | None, b: str, qb: np.ndarray,
-                     held_b: tuple[str, SE3] | None, within: float) -> float | None:
-        """The distance (m) between two robots' real geometry (arms, tools and the parts they hold as (part,
-        T_tcp_part)) at joint angles qa and qb; None when they are farther apart than `within`."""
+    def robots_apart(self, a: str, qa: np.ndarray, carried_a: list[tuple[str, SE3]], b: str, qb: np.ndarray,
+                     carried_b: list[tuple[str, SE3]], within: float) -> float | None:
+        """The distance (m) between two robots' real geometry (arms, tools and the parts they carry, each as (part,
+        T_tcp_part): the held part and what rides on it) at joint angles qa and qb; None when they are farther apart
+        than `within`."""
         c, w, bodies = self.client, self.world, []
-        for robot, q, held in ((a, qa, held_a), (b, qb, held_b)):
+        for robot, q, carried in ((a, qa, carried_a), (b, qb, carried_b)):
             r = w.robots[robot]
             pb.resetJointStatesMultiDof(r.body, r.joints, [[float(x)] for x in q], physicsClientId=c)
             mine = [r.body]
-            if held is not None:
-                self._part_pose.pop(held[0], None)
-                self._place(held[0], w.ids[held[0]], w.tcp_matrix(robot) @ held[1].A)
-                mine.append(w.ids[held[0]])
+            for part, T in carried or ():
+                self._part_pose.pop(part, None)
+                self._place(part, w.ids[part], w.tcp_matrix(robot) @ T.A)
+                mine.append(w.ids[part])
             bodies.append(mine)
         pts = [p for x in bodies[0] for y in bodies[1] for p in pb.getClosestPoints(x, y, within, physicsClientId=c)]
         return min(p[8] for p in pts) if pts else None

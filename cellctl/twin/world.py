@@ -57,6 +57,7 @@ class SimRobot:
     finger_cmd: float | None = None
     finger_press: float | None = None  # N a spot gun's electrode presses with (force control); None: position control
     attachment: tuple[str, tuple[int, int]] | None = None  # (part, (hold, twist) constraint ids)
+    riders: tuple[str, ...] = ()  # the parts resting on the held one when it was gripped (they count as carried)
     tool_links: list[int] = field(default_factory=list)
     spindle: int | None = None  # a nutrunner's spindle joint
     spindle_torque: float = 0.0  # N m on the spindle joint this step (its drive's torque less the bolt's resistance)
@@ -160,7 +161,8 @@ class World:
         for name, r in self.robots.items():
             owner[r.body] = name
             if r.attachment:
-                owner[self.ids[r.attachment[0]]] = name
+                for part in (r.attachment[0], *r.riders):  # the held part and what rides on it
+                    owner[self.ids[part]] = name
         for zone, body in self._zones.items():
             z, inside = self.cell.zones[zone], set()
             near = pb.getOverlappingObjects(list(z.lo - reach), list(z.hi + reach), physicsClientId=c) or ()
@@ -526,7 +528,20 @@ class World:
         pb.changeConstraint(hold, maxForce=grip, physicsClientId=c)
         pb.changeConstraint(twist, maxForce=grip * PAD_RADIUS, physicsClientId=c)  # N m: the pads' friction moment
         r.attachment = (part, (hold, twist))
+        on = self.resting()
+        r.riders = tuple(sorted(p for p in on if self._rests_on(on, p, part)))
         self.trace.attachments.append(Attachment(self.t, "attach", robot, part, self._grip_depths(robot, part)))
+
+    @staticmethod
+    def _rests_on(on: dict[str, str], part: str, carrier: str) -> bool:
+        """Whether `part` rests on `carrier`, directly or on something that does (on: World.resting)."""
+        seen = set()
+        while part in on and part not in seen:
+            seen.add(part)
+            part = on[part]
+            if part == carrier:
+                return True
+        return False
 
     def _grip_depths(self, robot: str, part: str) -> tuple:
         """How deep each finger reaches over the part along the tool's approach axis (m): the extent of its
@@ -559,7 +574,7 @@ class World:
             part, cids = r.attachment
             for cid in cids:
                 pb.removeConstraint(cid, physicsClientId=self.client)
-            r.attachment = None
+            r.attachment, r.riders = None, ()
             self.trace.attachments.append(Attachment(self.t, "detach", robot, part))
 
     def held_part(self, robot: str) -> str | None:

@@ -23,6 +23,8 @@ LEAVING_SUPPORT = {("pick", "close"), ("pick", "verify_grasp"), ("pick", "lift")
 LIFT_CLEAR = 0.002  # m the part has moved from where it was grasped
 LIFT_FORCE = 2.0  # x the part's weight, after that
 LIFT_FORCE_MIN = 5.0  # N, for light parts
+SETTING_DOWN = {("place", "lower"), ("place", "release"), ("place", "verify_place")}  # a part on its way onto its target
+SET_DOWN_DEPTH = 0.001  # m: a part touching its target while still being lowered, this shallow and that lightly, is set down
 
 
 def _describe(p: dict) -> str:
@@ -64,13 +66,14 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
         return held_by(part, t) is not None or ridden(part, t) is not None
 
     holes_of = {t.id: [f"{o}.{h}" for o, h in t.holes] for t in program.tasks if t.holes}
+    place_on = {t.id: t.place[0] for t in program.tasks if t.place}  # the fixture or part a task sets its part on
 
     def working_bolt(robot: str, task: str, t: float) -> str | None:
         """The bolt a fasten task is turning at t (one hole after the other, each begun by an approach)."""
         holes, k = holes_of.get(task, []), timeline.entered(robot, task, "approach", t) - 1
         return holes[k] if 0 <= k < len(holes) else None
 
-    def allowed(a: str, b: str, t: float, force: float = 0.0) -> bool:
+    def allowed(a: str, b: str, t: float, force: float = 0.0, depth: float = 0.0) -> bool:
         ba, bb = _body(a), _body(b)
         ka, kb = kinds.get(ba), kinds.get(bb)
         if "robot" not in (ka, kb) and not any(k == "part" and carried(x, t) for k, x in ((ka, ba), (kb, bb))):
@@ -106,11 +109,17 @@ def check_collision(program: Program, trace: Trace, timeline: Timeline) -> Check
                         return True  # the part leaving what it rested on
                     if ky == "part" and held_by(by, t) is None and _riding(trace, by, h, t):
                         return True  # a part carried on top of the held one
+                if h is not None:
+                    task, machine, step = timeline.at(h.robot, t)
+                    if (machine, step) in SETTING_DOWN and by == place_on.get(task) and depth <= SET_DOWN_DEPTH:
+                        load = weight.get(bx, 0.0) + sum(w for p, w in weight.items() if p != bx and ridden(p, t) is h)
+                        if force <= max(LIFT_FORCE * load, LIFT_FORCE_MIN):
+                            return True  # tilted a little in the hand (with what it carries), touching down early, lightly
         return False
 
     pairs: dict[tuple[str, str], dict] = {}
     for c in trace.contacts:
-        if allowed(c.a, c.b, c.t, c.force):
+        if allowed(c.a, c.b, c.t, c.force, c.depth):
             continue
         key = (c.a, c.b)
         p = pairs.get(key)

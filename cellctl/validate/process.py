@@ -7,7 +7,7 @@ import bisect
 
 import numpy as np
 
-from cellctl.control.weld import CORNER_BLEND, torch_frames
+from cellctl.control.weld import corner_blend, torch_frames
 from cellctl.twin.trace import SimResult
 from cellctl.validate.checks import _task_failures
 from cellctl.validate.result import CheckResult
@@ -109,13 +109,13 @@ def check_weld(result: SimResult) -> CheckResult:
             if not any(f["task"] == task.id for f in findings):
                 findings.append({"task": task.id, "seam": f"{owner}.{name}", "reason": f"seam {owner}.{name}: the arc never burned"})
             continue
-        i0, i1 = trace.index_at(mine[0][0]), trace.index_at(mine[-1][1])
-        T_owner = np.array(trace.parts[owner][i0]) if owner in cell.parts else cell.fixtures[owner].T_world_fixture.A
-        pts = feature.points @ T_owner[:3, :3].T + T_owner[:3, 3]
-        normal = T_owner[:3, :3] @ feature.normal
+        # the wire tip in the owner's frame at each step (a part knocked or lifted during the weld moves its seam)
+        pts, normal = feature.points, feature.normal
         length = float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
         idx = [i for a, b in mine for i in range(trace.index_at(a), trace.index_at(b) + 1)]
-        tcp = np.array([trace.robots[task.robot].tcp[i] for i in idx])
+        T_owner = np.array([trace.parts[owner][i] for i in idx]) if owner in cell.parts else \
+            np.repeat(cell.fixtures[owner].T_world_fixture.A[None], len(idx), axis=0)
+        tcp = np.linalg.solve(T_owner, np.array([trace.robots[task.robot].tcp[i] for i in idx]))
         d, s = _polyline_distance(pts, tcp[:, :3, 3])
         on_seam = d <= WELD_DEVIATION_M
         covered = np.unique(np.floor(s[on_seam] / 0.001)).size * 0.001 if on_seam.any() else 0.0
@@ -196,8 +196,8 @@ def _travel_speed(t: np.ndarray, s: np.ndarray, on_seam: np.ndarray, length: flo
 
 def _torch_angle_error(pts: np.ndarray, normal: np.ndarray, task, s: np.ndarray, z: np.ndarray) -> float:
     """The largest angle (rad) between the torch's wire and its ideal direction where the tip was (s: m along the
-    seam): the angles of the leg it was on; round a corner (CORNER_BLEND either side), anywhere on the torch's turn
-    from one leg's to the next's."""
+    seam): the angles of the leg it was on; round a corner (control.weld.corner_blend either side), anywhere on the
+    torch's turn from one leg's to the next's."""
     ideal = torch_frames(pts, normal, task.work_angle, task.travel_angle)
     legs = np.linalg.norm(np.diff(pts, axis=0), axis=1)
     ends = np.cumsum(legs)
@@ -205,15 +205,16 @@ def _torch_angle_error(pts: np.ndarray, normal: np.ndarray, task, s: np.ndarray,
     z_ideal = np.array([ideal[k].A[:3, 2] for k in seg])
     error = np.arccos(np.clip(np.einsum("ni,ni->n", z, z_ideal), -1, 1))
     for k in range(1, len(pts) - 1):  # the corner at point k, between leg k - 1 and leg k
-        blend = min(CORNER_BLEND, legs[k - 1] / 3, legs[k] / 3) + 1e-4
+        a, b = ideal[k - 1].A[:3, 2], ideal[k].A[:3, 2]
+        blend = min(corner_blend(float(np.arccos(np.clip(a @ b, -1, 1)))), legs[k - 1] / 3, legs[k] / 3) + 1e-4
         near = np.abs(s - ends[k - 1]) <= blend
         if near.any():
-            a, b = ideal[k - 1].A[:3, 2], ideal[k].A[:3, 2]
             turn = np.array([(1 - f) * a + f * b for f in np.linspace(0, 1, 21)])
             turn /= np.linalg.norm(turn, axis=1)[:, None]
             error[near] = np.arccos(np.clip(z[near] @ turn.T, -1, 1)).min(axis=1)
     if len(pts) > 2 and np.linalg.norm(pts[-1] - pts[0]) < 1e-4:  # a closed seam: its start is also its end
-        blend = min(CORNER_BLEND, legs[0] / 3, legs[-1] / 3) + 1e-4
+        blend = min(corner_blend(float(np.arccos(np.clip(ideal[0].A[:3, 2] @ ideal[-1].A[:3, 2], -1, 1)))),
+                    legs[0] / 3, legs[-1] / 3) + 1e-4
         near = (s <= blend) | (s >= ends[-1] - blend)
         ends_z = np.array([ideal[0].A[:3, 2], ideal[-1].A[:3, 2]])
         error[near] = np.arccos(np.clip(z[near] @ ends_z.T, -1, 1)).min(axis=1)
