@@ -61,6 +61,8 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("velocity_corner_too_fast.yaml", "velocity_limits", "weld_ell", ["seam too fast for the arm: at 30 mm/s joint",
                                                                        "this path allows about"]),
     ("interlocks_passenger_lucky.yaml", "interlocks", None, ["handler in 'carry' and welder in 'welder_home' can meet"]),
+    ("zone_deadlock_long_program.yaml", "interlocks", None, ["can deadlock (found before anything moved)", "handler waits in "
+                                                             "'a_mid' for zone 'mid_area', held by welder"]),
     ("clearance_beside_neighbour.yaml", "clearance", "place_lower", ["bracket_lower passed 3.0 mm from bracket_upper"]),
     ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
     ("joint_limits_wrist_wound.yaml", "joint_limits", "turn2", ["would wind joint 6 (wrist_3_joint) past its limit of -360 deg"]),
