@@ -63,6 +63,8 @@ def test_bundled_pick_place_passes_with_a_truthful_cycle():
     ("interlocks_passenger_lucky.yaml", "interlocks", None, ["handler in 'carry' and welder in 'welder_home' can meet"]),
     ("zone_deadlock_long_program.yaml", "interlocks", None, ["can deadlock (found before anything moved)", "handler waits in "
                                                              "'a_mid' for zone 'mid_area', held by welder"]),
+    ("fasten_socket_over_neighbour.yaml", "fasten", "bolt_hinge", ["hole hinge.bolt_a: the socket (24 mm across) cannot go "
+                                                                   "over the bolt's head: the head of hinge.bolt_e stands 18 mm"]),
     ("clearance_beside_neighbour.yaml", "clearance", "place_lower", ["bracket_lower passed 3.0 mm from bracket_upper"]),
     ("collision_passenger_hits_screen.yaml", "collision", "carry", ["bracket hit screen", "in task carry"]),
     ("joint_limits_wrist_wound.yaml", "joint_limits", "turn2", ["would wind joint 6 (wrist_3_joint) past its limit of -360 deg"]),

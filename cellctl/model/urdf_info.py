@@ -169,3 +169,15 @@ def _check_shape(shape: ET.Element, link: str, urdf: Path, shown: str) -> None:
         if len(values) != n or not all(np.isfinite(v) and v > 0 for v in values):
             raise ProgramError(f"link '{link}': <{shape.tag} {attr}=\"{shape.get(attr, '')}\"> needs {n} positive number"
                                f"{'s' if n > 1 else ''}", shown)
+
+
+@lru_cache(maxsize=None)
+def spindle_radius(urdf: Path) -> float | None:
+    """A nutrunner's socket radius (m): the largest collision cylinder of the link its revolute joint turns; None when
+    the tool has no such joint or cylinder."""
+    root = ET.parse(urdf).getroot()
+    child = next((j.find("child").get("link") for j in root.findall("joint") if j.get("type") in ("revolute", "continuous")),
+                 None)
+    link = next((l for l in root.findall("link") if l.get("name") == child), None)
+    radii = [float(c.get("radius")) for c in link.iter("cylinder")] if link is not None else []
+    return max(radii) if radii else None

@@ -8,6 +8,9 @@ import bisect
 import numpy as np
 
 from cellctl.control.weld import corner_blend, torch_frames
+from cellctl.model.cell import BOLT_HEAD
+from cellctl.model.urdf_info import spindle_radius
+from cellctl.twin.bolts import HEAD_RADIUS
 from cellctl.twin.trace import SimResult
 from cellctl.validate.checks import _task_failures
 from cellctl.validate.result import CheckResult
@@ -246,6 +249,37 @@ def _bead_beside(trace, robot: str, owner: str, arcs: list[tuple[float, float]])
     return min(gaps) if gaps else None
 
 
+def _crowding(result: SimResult, robot: str, owner: str, hole: str, t: float) -> str:
+    """Why the robot's socket cannot go over this hole's bolt head ("" when it can): another bolt's head stands
+    nearer its axis than the socket's radius and that head's own, level with it (the socket would land on it)."""
+    cell, trace = result.program.cell, result.trace
+    radius = spindle_radius(cell.robots[robot].tool.urdf.resolve())
+    if radius is None:
+        return ""
+    i = trace.index_at(t)
+
+    def pose(o: str, h: str) -> np.ndarray:
+        T_owner = np.array(trace.parts[o][i]) if o in cell.parts else cell.fixtures[o].T_world_fixture.A
+        return T_owner @ {**cell.fixtures, **cell.parts}[o].features[h].T_owner_feature.A
+
+    T = pose(owner, hole)
+    z, p = T[:3, 2], T[:3, 3]
+    worst = None
+    for o, thing in {**cell.fixtures, **cell.parts}.items():
+        for h, f in thing.features.items():
+            if f.kind != "hole" or not f.bolt or (o, h) == (owner, hole):
+                continue
+            q = pose(o, h)[:3, 3] - p
+            along = float(q @ z)
+            across = float(np.linalg.norm(q - along * z))
+            if abs(along) <= BOLT_HEAD and across < radius + HEAD_RADIUS and (worst is None or across < worst[0]):
+                worst = (across, f"{o}.{h}")
+    if worst is None:
+        return ""
+    return (f"the socket ({radius * 2000:.0f} mm across) cannot go over the bolt's head: the head of {worst[1]} stands "
+            f"{worst[0] * 1000:.0f} mm from its axis (at least {(radius + HEAD_RADIUS) * 1000:.0f} mm is needed)")
+
+
 def _runs_of(result: SimResult, task, runs: list[dict], features: list[tuple[str, str]], noun: str, done: str,
              findings: list[dict]) -> list[dict] | None:
     """The tool's recorded runs (dicts with robot and t_s) during a task; None, with a finding per feature, when the
@@ -336,7 +370,10 @@ def check_fasten(result: SimResult) -> CheckResult:
             last = mine[-1]
             holes.append({"task": task.id, **last})
             lo, hi = np.degrees(task.angle_window)
-            if last.get("cross_threaded"):
+            crowded = _crowding(result, task.robot, owner, name, last["t_s"])
+            if crowded:
+                findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"], "reason": f"hole {hole}: {crowded}"})
+            elif last.get("cross_threaded"):
                 findings.append({"task": task.id, "hole": hole, "t_s": last["t_s"],
                                  "reason": f"hole {hole}: cross-threaded: the bolt stood {last['misalignment_deg']:.1f} deg off the "
                                            f"spindle and bound after {last['angle_deg']:.0f} deg at {last['torque_nm']:.1f} N m"})
