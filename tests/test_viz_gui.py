@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -83,31 +82,43 @@ def _virtual_screen():
     return proc, display
 
 
-def test_gui_shows_the_robots_and_the_overlays_on_a_virtual_screen(tmp_path):
-    from PIL import ImageGrab
+# `cellctl run --gui` as a user runs it, with a screenshot of the screen after each of the viewer's refreshes that
+# begins a new quarter second of cell time: taken on the cell's clock, so a slow machine gets the same screenshots
+SHOOT = """
+import sys
+from PIL import ImageGrab
+from cellctl import cli
+from cellctl.viz import gui
 
+shots, refresh, taken = sys.argv[2], gui.Viewer.refresh, []
+
+def refresh_and_shoot(self, world, orch):
+    refresh(self, world, orch)
+    if world.t >= 0.25 * len(taken):
+        taken.append(world.t)
+        ImageGrab.grab().save(f"{shots}/{len(taken):04d}.png")
+
+gui.Viewer.refresh = refresh_and_shoot
+sys.exit(cli.main(["run", sys.argv[1], "--gui", "--no-wait", "--speed", "0"]))
+"""
+
+
+def test_gui_shows_the_robots_and_the_overlays_on_a_virtual_screen(tmp_path):
     program = tmp_path / "wave.yaml"
     program.write_text(f"program: wave\ncell: {ROOT / 'sim' / 'pick_place_cell.yaml'}\ntasks:\n"
                        "  - {id: wave, robot: arm, move: {joints_deg: [40, -90, 70, -70, -90, 0]}}\n"
-                       "  - {id: back, robot: arm, move: home}\n"  # twice: a loaded machine still gets its screenshots
+                       "  - {id: back, robot: arm, move: home}\n"
                        "  - {id: wave_again, robot: arm, move: {joints_deg: [40, -90, 70, -70, -90, 0]}}\n"
                        "  - {id: back_again, robot: arm, move: home}\n")
+    (tmp_path / "shots").mkdir()
     screen, display = _virtual_screen()
     try:
-        env = {**os.environ, "DISPLAY": display}
-        run = subprocess.Popen([sys.executable, "-m", "cellctl.cli", "run", str(program), "--gui", "--no-wait",
-                                "--speed", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        shots = []
-        deadline = time.time() + 120
-        while run.poll() is None and time.time() < deadline:
-            time.sleep(0.3)
-            try:
-                shots.append(ImageGrab.grab(xdisplay=display))
-            except OSError:  # the X server busy with the window appearing: the next try gets it
-                pass
-        out, err = run.communicate(timeout=60)
+        run = subprocess.run([sys.executable, "-c", SHOOT, str(program), str(tmp_path / "shots")],
+                             env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=180)
     finally:
         screen.terminate()
+    out, err = run.stdout, run.stderr
+    shots = [Image.open(p) for p in sorted((tmp_path / "shots").iterdir())]
     assert run.returncode == 0, out + err
     assert "PASS" in out and "wave" in out
 
