@@ -172,7 +172,7 @@ def build_contexts(program, drivers: CellDrivers, seed: int, scene) -> dict:
     streams = dict(zip(cell.robots, np.random.SeedSequence(seed).spawn(len(cell.robots))))  # as the validation did
     book = PartBook({n: p.T_world_part for n, p in cell.parts.items()}, {n: p.urdf for n, p in cell.parts.items()})
     if scene is not None:
-        book.on = scene.resting(book.poses)
+        book.on = dict(scene.world.trace.resting)  # what the cell lays on which part, as its planning twin lays it out
     contexts = {}
     for name, robot in cell.robots.items():
         tool = robot.tool

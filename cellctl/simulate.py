@@ -28,8 +28,7 @@ def build_contexts(program: Program, world: World, clock, seed: int, scene: Plan
     streams = dict(zip(cell.robots, np.random.SeedSequence(seed).spawn(len(cell.robots))))
     book = PartBook({name: part.T_world_part for name, part in cell.parts.items()},
                     {name: part.urdf for name, part in cell.parts.items()})
-    if scene is not None:
-        book.on = scene.resting(book.poses)
+    book.on = dict(world.trace.resting)  # what the cell lays on which part
     contexts = {}
     for name, robot in cell.robots.items():
         kind = robot.tool.kind if robot.tool else None

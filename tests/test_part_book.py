@@ -10,7 +10,7 @@ from spatialmath import SE3
 
 from cellctl.control.context import PartBook
 from cellctl.model import load_program
-from cellctl.twin.scene import PlanningScene
+from cellctl.twin.world import World
 from conftest import ROOT
 
 
@@ -31,9 +31,6 @@ def test_what_rests_on_a_placed_part_moves_with_it_and_stops_once_taken_off():
 
 def test_the_cell_says_which_part_lies_on_which():
     program = load_program(Path(ROOT / "tests" / "good" / "carry_loaded_pallet.yaml"))
-    scene = PlanningScene(program.cell)
-    try:
+    with World(program.cell) as world:
         # the bracket lies on the pallet; its neighbour on the table only touches its side (edge on edge)
-        assert scene.resting({n: p.T_world_part for n, p in program.cell.parts.items()}) == {"bracket": "pallet"}
-    finally:
-        scene.close()
+        assert world.trace.resting == {"bracket": "pallet"}

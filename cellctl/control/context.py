@@ -13,6 +13,7 @@ from spatialmath import SE3
 from cellctl.drivers.base import Clock, GripperDriver, NutrunnerDriver, RobotDriver, SpotGunDriver, WeldSourceDriver
 from cellctl.kinematics.arm import Arm
 from cellctl.kinematics.occupancy import Occupancy
+from cellctl.model.cell import riders
 
 
 @dataclass
@@ -30,14 +31,7 @@ class PartBook:
 
     def riding(self, part: str) -> set[str]:
         """The parts resting on `part`, and on those in turn: they go where it goes."""
-        out, todo = set(), [part]
-        while todo:
-            x = todo.pop()
-            for p, carrier in self.on.items():
-                if carrier == x and p not in out:
-                    out.add(p)
-                    todo.append(p)
-        return out
+        return riders(self.on, part)
 
     def taken(self, part: str) -> None:
         """A gripper has the part: it no longer rests on anything."""

@@ -9,7 +9,6 @@ import numpy as np
 from cellctl.drivers.base import MotionStatus, NutrunnerState, WeldState
 from cellctl.drivers.base import SpotGunState
 from cellctl.drivers.sim import SimMotion
-from cellctl.twin._pybullet import pb
 from cellctl.twin.bolts import CROSS_THREAD_ANGLE
 from cellctl.twin.world import SPINDLE_INERTIA, World
 
@@ -297,15 +296,9 @@ class SimSpotGun:
         """How far (m) the clamped sheet reaches round the electrode axis: rays along the axis through the sheet at
         growing distances from it, in every direction; the first distance at which one misses the part is the
         sheet's edge (the largest probed when none misses)."""
-        c, T = self.world.client, self.world.tcp_matrix(self.name)
-        z, x = T[:3, 2], T[:3, 0]
-        y = np.cross(z, x)
-        body = self.world.ids[part]
+        T, body = self.world.tcp_matrix(self.name), self.world.ids[part]
         for r in EDGE_PROBE:
-            ang = np.linspace(0, 2 * np.pi, EDGE_DIRECTIONS, endpoint=False)
-            p = T[:3, 3] + r * (np.outer(np.cos(ang), x) + np.outer(np.sin(ang), y))
-            hits = pb.rayTestBatch(list(map(list, p - 0.001 * z)), list(map(list, p + 0.004 * z)), physicsClientId=c)
-            if any(h[0] != body for h in hits):
+            if any(h != body for h in self.world.rays_round(T[:3, 3], T[:3, 2], r, EDGE_DIRECTIONS, 0.001, 0.004, T[:3, 0])):
                 return r
         return EDGE_PROBE[-1]
 

@@ -498,3 +498,15 @@ def load_cell(path: Path) -> Cell:
         raise doc.error("cell", "'cell' must be the cell's name")
     clearance = fields.number(doc, "clearance_mm", "the cell", positive=True) / 1000 if "clearance_mm" in doc else Cell.clearance
     return Cell(doc["cell"], path.resolve(), robots, tools, fixtures, parts, zones, clearance, _cameras(doc))
+
+
+def riders(on: dict[str, str], carrier: str) -> set[str]:
+    """The parts resting on `carrier` (on: part -> the part it rests on), and on those in turn: they go where it goes."""
+    out, todo = set(), [carrier]
+    while todo:
+        x = todo.pop()
+        for part, under in on.items():
+            if under == x and part not in out and part != carrier:
+                out.add(part)
+                todo.append(part)
+    return out

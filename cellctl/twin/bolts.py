@@ -186,16 +186,8 @@ def _off_owner(world, owner: str, T_hole: np.ndarray) -> str:
 def _unseated(world, owner: str, z: np.ndarray, p: np.ndarray) -> str:
     """Why a bolt's head has no seat round the hole ("" when it has): rays along the axis, HEAD_RADIUS from it all
     round, must each meet the owner near the entry; a hole nearer the edge than that leaves the head overhanging."""
-    x = np.cross(z, [1.0, 0.0, 0.0] if abs(z[0]) < 0.9 else [0.0, 1.0, 0.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    starts, ends = [], []
-    for a in np.linspace(0.0, 2 * np.pi, SEAT_DIRECTIONS, endpoint=False):
-        q = p + HEAD_RADIUS * (np.cos(a) * x + np.sin(a) * y)
-        starts.append(list(q - PROBE * z))
-        ends.append(list(q + PROBE * z))
-    hits = pb.rayTestBatch(starts, ends, physicsClientId=world.client)
-    seated = sum(1 for h in hits if h[0] == world.ids[owner])
+    hits = world.rays_round(p, z, HEAD_RADIUS, SEAT_DIRECTIONS, PROBE, PROBE)
+    seated = sum(1 for h in hits if h == world.ids[owner])
     if seated < SEAT_DIRECTIONS:
         return (f"the bolt's head ({HEAD_RADIUS * 2000:.0f} mm across) would overhang the edge of '{owner}': only {seated} "
                 f"of {SEAT_DIRECTIONS} points round the hole, {HEAD_RADIUS * 1000:.0f} mm from its axis, lie on '{owner}' "

@@ -222,11 +222,5 @@ class PlanningScene:
         pb.resetBasePositionAndOrientation(body, *pb_from_matrix(A @ self._T_urdf_com[name]), physicsClientId=self.client)
         self.world.bolts.follow(name, A)
 
-    def resting(self, parts: dict[str, SE3]) -> dict[str, str]:
-        """Which part lies on which with the parts at the poses given (World.resting)."""
-        for name, T in parts.items():
-            self._place(name, self.world.ids[name], T.A)
-        return self.world.resting()
-
     def close(self) -> None:
         self.world.close()

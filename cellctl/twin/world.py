@@ -14,7 +14,7 @@ from spatialmath import SE3
 
 from cellctl.errors import ProgramError
 from cellctl.kinematics.arm import Arm
-from cellctl.model.cell import FLANGE, Cell
+from cellctl.model.cell import FLANGE, Cell, riders
 from cellctl.twin.assembly import robot_with_tool
 from cellctl.twin.beads import Beads
 from cellctl.twin.bolts import Bolts
@@ -494,6 +494,18 @@ class World:
         p = min(pts, key=lambda p: p[8])
         return float(p[8]), self._name(p[1], p[3]), self._name(p[2], p[4])
 
+    def rays_round(self, p: np.ndarray, z: np.ndarray, radius: float, n: int, back: float, ahead: float,
+                   x: np.ndarray | None = None) -> list[int]:
+        """The first body (-1: none) each of n rays along z meets, the rays `radius` from the axis through p, evenly
+        round it starting at x (any direction across z if not given), from `back` before p to `ahead` beyond it."""
+        if x is None:
+            x = np.cross(z, [1.0, 0.0, 0.0] if abs(z[0]) < 0.9 else [0.0, 1.0, 0.0])
+        x = x / np.linalg.norm(x)
+        ang = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+        q = p + radius * (np.outer(np.cos(ang), x) + np.outer(np.sin(ang), np.cross(z, x)))
+        hits = pb.rayTestBatch(list(map(list, q - back * z)), list(map(list, q + ahead * z)), physicsClientId=self.client)
+        return [h[0] for h in hits]
+
     def fuse(self, a: str, b: str, strength: float) -> int:
         """Fix body b to body a where they are now (a weld or a tightened bolt): a fixed constraint between their
         bases, at their centres of mass as PyBullet reports base poses, holding up to `strength` N (and N m)."""
@@ -528,20 +540,8 @@ class World:
         pb.changeConstraint(hold, maxForce=grip, physicsClientId=c)
         pb.changeConstraint(twist, maxForce=grip * PAD_RADIUS, physicsClientId=c)  # N m: the pads' friction moment
         r.attachment = (part, (hold, twist))
-        on = self.resting()
-        r.riders = tuple(sorted(p for p in on if self._rests_on(on, p, part)))
+        r.riders = tuple(sorted(riders(self.resting(), part)))
         self.trace.attachments.append(Attachment(self.t, "attach", robot, part, self._grip_depths(robot, part)))
-
-    @staticmethod
-    def _rests_on(on: dict[str, str], part: str, carrier: str) -> bool:
-        """Whether `part` rests on `carrier`, directly or on something that does (on: World.resting)."""
-        seen = set()
-        while part in on and part not in seen:
-            seen.add(part)
-            part = on[part]
-            if part == carrier:
-                return True
-        return False
 
     def _grip_depths(self, robot: str, part: str) -> tuple:
         """How deep each finger reaches over the part along the tool's approach axis (m): the extent of its

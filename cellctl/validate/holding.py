@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,17 @@ class Holding:
 def body(name: str) -> str:
     """The body of a recorded "body/link" name."""
     return name.split("/", 1)[0]
+
+
+def touching(trace: Trace, name: str, t: float) -> set[str]:
+    """The bodies touching body `name` at the recorded step t (contacts are recorded in time order)."""
+    i, out = bisect.bisect_left(trace.contacts, t, key=lambda c: c.t), set()
+    while i < len(trace.contacts) and trace.contacts[i].t == t:
+        a, b = body(trace.contacts[i].a), body(trace.contacts[i].b)
+        if name in (a, b):
+            out.add(b if a == name else a)
+        i += 1
+    return out - {name}
 
 
 def link(name: str) -> str:

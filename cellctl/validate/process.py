@@ -3,8 +3,6 @@ the wire tip went while the arc burned, what torque and turn each bolt got."""
 
 from __future__ import annotations
 
-import bisect
-
 import numpy as np
 
 from cellctl.control.weld import corner_blend, torch_frames
@@ -13,6 +11,7 @@ from cellctl.model.urdf_info import spindle_radius
 from cellctl.twin.bolts import HEAD_RADIUS
 from cellctl.twin.trace import SimResult
 from cellctl.validate.checks import _task_failures
+from cellctl.validate.holding import touching
 from cellctl.validate.result import CheckResult
 from cellctl.validate.timeline import Timeline
 
@@ -235,16 +234,8 @@ def _bead_off_owner(trace, robot: str, owner: str, arcs: list[tuple[float, float
 def _bead_beside(trace, robot: str, owner: str, arcs: list[tuple[float, float]]) -> tuple[float, str] | None:
     """The part nearest the burning arc (m, name) that touched the seam's owner when the arc struck but was not
     wetted (twin.beads records parts within BEAD_NEAR of the wire tip); None when there was none."""
-    t0 = trace.t[trace.index_at(arcs[0][0])]
-    i = bisect.bisect_left([c.t for c in trace.contacts], t0)
-    touching = set()
-    while i < len(trace.contacts) and trace.contacts[i].t == t0:
-        c = trace.contacts[i]
-        a, b = c.a.split("/")[0], c.b.split("/")[0]
-        if owner in (a, b):
-            touching.add(b if a == owner else a)
-        i += 1
-    gaps = [(d, p) for t, r, p, d in trace.bead_gaps if r == robot and p in touching and p != owner
+    against = touching(trace, owner, trace.t[trace.index_at(arcs[0][0])])
+    gaps = [(d, p) for t, r, p, d in trace.bead_gaps if r == robot and p in against
             and any(a - 1e-9 <= t <= b + 1e-9 for a, b in arcs)]
     return min(gaps) if gaps else None
 
